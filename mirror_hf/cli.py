@@ -1,0 +1,203 @@
+"""``mirror-hf``: build MIRROR as a Hub-layout dataset, preview it, and show the environment.
+
+Example:
+    $ mirror-hf build --sample && mirror-hf preview mirror
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import platform
+import sys
+from importlib import metadata
+
+from mirror_hf import __version__
+from mirror_hf.errors import MirrorError
+from mirror_hf.schema import CONFIG_NAMES
+
+EPILOG_BUILD = """examples:
+  mirror-hf build --sample                                   # the embedded sample, offline
+  mirror-hf build --release multimodal-reframing/mirror --celeba-dir ~/data/celeba --out mirror
+  mirror-hf build --release ./release --celeba-dir ~/data/celeba --turn-images ./faces \\
+                  --cactus cactus.json --on-error skip
+then: python -c 'from datasets import load_dataset; print(load_dataset("mirror", "sft_ec_planning"))'
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mirror-hf",
+        description="MIRROR (multimodal cognitive-reframing therapy with resistant clients) on the Hugging Face stack.",
+    )
+    parser.add_argument("--version", action="version", version=f"mirror-hf {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    build = sub.add_parser(
+        "build",
+        help="rebuild MIRROR from the release files + your CelebA copy into a Hub-layout folder",
+        description="Read the MIRROR release files, attach CelebA faces (and turn faces), and write every dataset "
+        "config as parquet shards with a dataset card, loadable with datasets.load_dataset(OUT).",
+        epilog=EPILOG_BUILD,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    source = build.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--release",
+        metavar="DIR_OR_REPO",
+        help="folder (or file) with mirror_data.csv/json and mirror_test.csv, or a Hub dataset id "
+        "such as multimodal-reframing/mirror",
+    )
+    source.add_argument(
+        "--sample",
+        action="store_true",
+        help="use the embedded sample: dialogues we wrote + drawn stand-ins for CelebA and turn faces",
+    )
+    build.add_argument("--revision", help="Hub revision (branch, tag or commit) of --release")
+    build.add_argument(
+        "--celeba-dir",
+        metavar="DIR",
+        help="CelebA folder: img_align_celeba/ or img_align_celeba.zip, identity_CelebA.txt, list_attr_celeba.txt",
+    )
+    build.add_argument("--turn-images", metavar="DIR", help="turn faces in the layout {idx}/turn:{t}_{stem}.png")
+    build.add_argument("--cactus", metavar="FILE", help="CACTUS cactus.json, to fill CBT techniques and thinking traps")
+    build.add_argument("--out", default="mirror", metavar="DIR", help="output folder (default: ./mirror)")
+    build.add_argument(
+        "--configs",
+        default=",".join(CONFIG_NAMES),
+        metavar="A,B",
+        help=f"configs to build (default: all of {', '.join(CONFIG_NAMES)})",
+    )
+    build.add_argument(
+        "--on-error",
+        choices=("raise", "skip"),
+        default="raise",
+        help="on a bad row: stop with an error (default), or skip it and list it in build_report.json",
+    )
+    build.add_argument(
+        "--celeba-link",
+        choices=("auto", "image", "identity"),
+        default="auto",
+        help="how to read a bare 'CelebA idx' value: image number or identity id (default: auto)",
+    )
+    build.add_argument("--max-shard-size", default="500MB", help="largest parquet shard (default: 500MB)")
+    build.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
+    build.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    preview = sub.add_parser(
+        "preview",
+        help="render one dialogue of a built dataset as a static HTML page",
+        description="Render one dialogue (profile, turns, stage directions and faces) as a self-contained HTML page.",
+    )
+    preview.add_argument("dataset", nargs="?", default="mirror", help="built folder or Hub id (default: ./mirror)")
+    which = preview.add_mutually_exclusive_group()
+    which.add_argument("--idx", help="dialogue id, e.g. cactus-7658-emotional-resistance")
+    which.add_argument("--index", type=int, default=0, help="row number (default: 0)")
+    preview.add_argument("--out", help="HTML file to write (default: <dataset name>-preview.html)")
+
+    sub.add_parser("info", help="versions of the stack and the cache paths in use")
+    return parser
+
+
+def _build(args) -> int:
+    from mirror_hf.data.export import build_dataset, summarize
+    from mirror_hf.data.sources import BuildSources
+
+    if args.sample:
+        given = [
+            flag
+            for flag, value in (
+                ("--celeba-dir", args.celeba_dir),
+                ("--turn-images", args.turn_images),
+                ("--cactus", args.cactus),
+                ("--revision", args.revision),
+            )
+            if value
+        ]
+        if given:
+            raise MirrorError(f"--sample brings its own inputs; drop {', '.join(given)} or use --release")
+        from mirror_hf.data.sample import prepare_sample
+        from mirror_hf.paths import cache_dir
+
+        sample = prepare_sample(cache_dir() / "sample")
+        sources = BuildSources(
+            release=sample.release, celeba_dir=sample.celeba_dir, turn_images=sample.turn_images, on_error=args.on_error
+        )
+    else:
+        sources = BuildSources(
+            release=args.release,
+            celeba_dir=args.celeba_dir,
+            turn_images=args.turn_images,
+            cactus=args.cactus,
+            revision=args.revision,
+            celeba_link_kind=args.celeba_link,
+            on_error=args.on_error,
+        )
+    configs = tuple(c.strip() for c in args.configs.split(",") if c.strip())
+    report = build_dataset(
+        sources, args.out, configs, progress=not args.quiet, force=args.force, max_shard_size=args.max_shard_size
+    )
+    print(summarize(report))
+    print(
+        f"wrote {args.out}/ (report: {args.out}/build_report.json). Load it with "
+        f"datasets.load_dataset({args.out!r}, 'dialogues')"
+    )
+    return 0
+
+
+def _preview(args) -> int:
+    from pathlib import Path
+
+    from mirror_hf.preview import write_preview
+
+    out = args.out or f"{Path(args.dataset).name or 'mirror'}-preview.html"
+    path = write_preview(args.dataset, out, idx=args.idx, index=args.index)
+    print(f"wrote {path} — open it in a browser")
+    return 0
+
+
+def _info(args) -> int:
+    import datasets.config
+    import huggingface_hub.constants
+
+    from mirror_hf.paths import cache_dir
+
+    print(f"mirror-hf {__version__} · Python {platform.python_version()} · {platform.platform()}")
+    for name in (
+        "datasets",
+        "huggingface_hub",
+        "pyarrow",
+        "Pillow",
+        "torch",
+        "torchvision",
+        "transformers",
+        "trl",
+        "peft",
+        "accelerate",
+        "evaluate",
+    ):
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "not installed"
+        print(f"  {name:<16} {version}")
+    print("caches:")
+    print(f"  mirror-hf        {cache_dir()}")
+    print(f"  datasets         {datasets.config.HF_DATASETS_CACHE}")
+    print(f"  hub              {huggingface_hub.constants.HF_HUB_CACHE}")
+    print(f"  offline          HF_HUB_OFFLINE={int(huggingface_hub.constants.HF_HUB_OFFLINE)}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return {"build": _build, "preview": _preview, "info": _info}[args.command](args)
+    except MirrorError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

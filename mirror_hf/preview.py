@@ -1,0 +1,70 @@
+"""Render one dialogue of a built dataset as a static HTML page: turns, stage directions and faces.
+
+Example:
+    >>> from mirror_hf.preview import write_preview
+    >>> write_preview("mirror", "mirror-preview.html")          # doctest: +SKIP
+    PosixPath('mirror-preview.html')
+"""
+
+from __future__ import annotations
+
+import base64
+from importlib import resources
+from pathlib import Path
+
+import jinja2
+from datasets import Image, List, load_dataset
+
+from mirror_hf import __version__
+from mirror_hf.errors import MirrorError
+from mirror_hf.schema import DIALOGUES
+
+
+def _data_uri(image: dict | None) -> str | None:
+    if not image or not image.get("bytes"):
+        return None
+    data = image["bytes"]
+    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+
+
+def _undecoded(ds):
+    """The same rows with image bytes instead of PIL images (no data is rewritten)."""
+    turn = dict(ds.features["turns"].feature)
+    turn["image"] = Image(decode=False)
+    return ds.cast_column("identity_image", Image(decode=False)).cast_column("turns", List(turn))
+
+
+def render_preview(dataset: str | Path, idx: str | None = None, index: int = 0) -> str:
+    """HTML for the dialogue ``idx`` (or the ``index``-th one) of the built folder or Hub id ``dataset``."""
+    try:
+        ds = load_dataset(str(dataset), DIALOGUES, split="train")
+    except (FileNotFoundError, ValueError) as err:
+        raise MirrorError(
+            f"cannot load the dialogues config of {str(dataset)!r}: {err}", fix="build it first with `mirror-hf build`"
+        ) from err
+    if idx is not None:
+        matches = [i for i, value in enumerate(ds["idx"]) if value == idx]
+        if not matches:
+            raise MirrorError(f"no dialogue with idx {idx!r} in {dataset}", fix=f"e.g. {ds[0]['idx']}")
+        index = matches[0]
+    if not 0 <= index < len(ds):
+        raise MirrorError(f"index {index} is out of range: the dataset has {len(ds)} dialogues")
+    row = _undecoded(ds.select([index]))[0]
+    turns = [{**turn, "src": _data_uri(turn["image"])} for turn in row["turns"]]
+    env = jinja2.Environment(autoescape=True)
+    template = env.from_string((resources.files("mirror_hf") / "templates" / "preview.html").read_text("utf-8"))
+    return template.render(
+        row=row,
+        turns=turns,
+        resistance=ds.features["resistance"].int2str(row["resistance"]),
+        identity_src=_data_uri(row["identity_image"]),
+        version=__version__,
+        source=str(dataset),
+    )
+
+
+def write_preview(dataset: str | Path, out: str | Path, idx: str | None = None, index: int = 0) -> Path:
+    out = Path(out)
+    out.write_text(render_preview(dataset, idx=idx, index=index), encoding="utf-8")
+    return out

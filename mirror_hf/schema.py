@@ -1,0 +1,148 @@
+"""Every dataset config's ``datasets.Features``, the id formats and the label names: the one source of truth.
+
+Example:
+    >>> from mirror_hf.schema import parse_idx, FEATURES
+    >>> parse_idx("cactus-7658-emotional-resistance")
+    (7658, 'emotional')
+    >>> sorted(FEATURES)
+    ['dialogues', 'eval_profiles', 'sft_base', 'sft_ec_planning', 'sft_planning']
+"""
+
+from __future__ import annotations
+
+import re
+
+from datasets import ClassLabel, Features, Image, List, Value
+
+# The four generation traits, in the authors' order; "none" is their "No Resistance".
+RESISTANCE_TYPES: tuple[str, ...] = ("emotional", "cognitive", "behavioral", "none")
+RESISTANCE_SLUGS: dict[str, str] = {
+    "emotional-resistance": "emotional",
+    "cognitive-resistance": "cognitive",
+    "behavioral-resistance": "behavioral",
+    "no-resistance": "none",
+}
+IDX_PATTERN = re.compile(r"^cactus-(\d+)-([a-z]+(?:-[a-z]+)*)$")
+
+# The 12 CBT techniques of CACTUS, as the planning prompt lists them.
+CBT_TECHNIQUES: tuple[str, ...] = (
+    "Efficiency Evaluation",
+    "Pie Chart Technique",
+    "Alternative Perspective",
+    "Decatastrophizing",
+    "Pros and Cons Analysis",
+    "Evidence-Based Questioning",
+    "Reality Testing",
+    "Continuum Technique",
+    "Changing Rules to Wishes",
+    "Behavior Experiment",
+    "Problem-Solving Skills Training",
+    "Systematic Exposure",
+)
+# Where a dialogue's cbt_technique came from.
+TECHNIQUE_SOURCES: tuple[str, ...] = ("release", "cactus", "inferred")
+
+SPEAKERS: tuple[str, ...] = ("therapist", "client")
+SFT_TASKS: tuple[str, ...] = ("response", "emotion_recognition")
+IMAGE_SOURCES: tuple[str, ...] = ("turn", "identity")
+
+# Config name -> (split name, SFT prompt variant or None).
+DIALOGUES, EVAL_PROFILES = "dialogues", "eval_profiles"
+SFT_VARIANTS: dict[str, str] = {"sft_base": "base", "sft_planning": "planning", "sft_ec_planning": "ec_planning"}
+CONFIG_SPLITS: dict[str, str] = {DIALOGUES: "train", EVAL_PROFILES: "test", **{c: "train" for c in SFT_VARIANTS}}
+CONFIG_NAMES: tuple[str, ...] = tuple(CONFIG_SPLITS)
+
+
+def parse_idx(idx: str) -> tuple[int, str]:
+    """Split a release id ``cactus-{row}-{trait slug}`` into the CACTUS row number and the resistance type.
+
+    The release's own ``resistance`` column is buggy (it carries the row number), so the id is the source.
+    Raises ``ValueError`` naming the accepted slugs.
+    """
+    match = IDX_PATTERN.match(idx.strip())
+    if not match:
+        raise ValueError(f"{idx!r} is not of the form cactus-<number>-<resistance slug>")
+    slug = match.group(2)
+    if slug not in RESISTANCE_SLUGS:
+        raise ValueError(f"unknown resistance slug {slug!r} in {idx!r}; expected one of {sorted(RESISTANCE_SLUGS)}")
+    return int(match.group(1)), RESISTANCE_SLUGS[slug]
+
+
+def sft_record_id(idx: str, turn: int, task: str) -> str:
+    """``{idx}:{t}:response`` or ``{idx}:{t}:emotion_recognition``, the authors' ``question_id``."""
+    if task not in SFT_TASKS:
+        raise ValueError(f"task must be one of {SFT_TASKS}, got {task!r}")
+    return f"{idx}:{turn}:{task}"
+
+
+_PROFILE = {
+    "idx": Value("string"),
+    "cactus_idx": Value("int32"),
+    "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
+    "personal_info": Value("string"),
+    "personality": Value("string"),
+    "distorted_thought": Value("string"),
+    "thinking_traps": List(Value("string")),
+    "reason_for_seeking_counseling": Value("string"),
+    "cbt_technique": Value("string"),
+    "cbt_technique_source": Value("string"),
+    "cbt_plan": Value("string"),
+    "celeba_image": Value("string"),
+    "celeba_identity": Value("int32"),
+    "gender": Value("string"),
+    "age": Value("int32"),
+    "identity_image": Image(),
+}
+
+DIALOGUE_FEATURES = Features(
+    {
+        **_PROFILE,
+        "generator_model": Value("string"),
+        "turns": List(
+            {
+                "speaker": Value("string"),
+                "stage_direction": Value("string"),
+                "statement": Value("string"),
+                "image": Image(),
+            }
+        ),
+    }
+)
+
+EVAL_PROFILE_FEATURES = Features({"name": Value("string"), **_PROFILE})
+
+# TRL conversational messages: content blocks {"type": "image"} / {"type": "text", "text": ...}.
+_MESSAGES = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
+
+SFT_FEATURES = Features(
+    {
+        "id": Value("string"),
+        "idx": Value("string"),
+        "turn": Value("int32"),
+        "task": Value("string"),
+        "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
+        "prompt": _MESSAGES,
+        "completion": _MESSAGES,
+        "images": List(Image()),
+        "image_source": Value("string"),
+    }
+)
+
+FEATURES: dict[str, Features] = {
+    DIALOGUES: DIALOGUE_FEATURES,
+    EVAL_PROFILES: EVAL_PROFILE_FEATURES,
+    **{name: SFT_FEATURES for name in SFT_VARIANTS},
+}
+
+# Hub layout of a built folder: data/{config}/{split}-00000-of-00003.parquet
+DATA_DIR = "data"
+
+
+def shard_path(config: str, index: int, count: int) -> str:
+    return f"{DATA_DIR}/{config}/{CONFIG_SPLITS[config]}-{index:05d}-of-{count:05d}.parquet"
+
+
+def config_data_files(config: str) -> list[dict[str, str]]:
+    """The ``data_files`` entry of ``config`` in a dataset card's ``configs:``."""
+    split = CONFIG_SPLITS[config]
+    return [{"split": split, "path": f"{DATA_DIR}/{config}/{split}-*.parquet"}]

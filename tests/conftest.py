@@ -1,0 +1,37 @@
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+# Offline everywhere, and caches inside the test run (set before datasets/huggingface_hub are imported).
+_RUN_CACHE = Path(os.environ.get("PYTEST_MIRROR_CACHE", "/tmp")) / f"mirror-hf-tests-{os.getpid()}"
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_DATASETS_OFFLINE"] = "1"
+os.environ["HF_HOME"] = str(_RUN_CACHE / "hf")
+os.environ["MIRROR_HF_CACHE"] = str(_RUN_CACHE / "mirror_hf")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+sys.path.insert(0, str(Path(__file__).parent))
+
+from release_writer import DIALOGUES, PROFILES, write_release  # noqa: E402
+
+from mirror_hf.data.sample import make_celeba_standin  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def celeba_dir(tmp_path_factory) -> Path:
+    """A CelebA-format folder with 16 drawn faces (identities 1..8, two images each)."""
+    return make_celeba_standin(tmp_path_factory.mktemp("celeba"))
+
+
+@pytest.fixture
+def release_dir(tmp_path) -> Path:
+    """A release folder in the authors' code-produced format, with dialogues written for the tests."""
+    return write_release(tmp_path / "release", DIALOGUES, PROFILES)
+
+
+@pytest.fixture(scope="session")
+def tiny_llava(tmp_path_factory) -> Path:
+    from tiny_llava import build_tiny_llava
+
+    return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
