@@ -7,17 +7,17 @@ import shutil
 import pytest
 import yaml
 from datasets import load_dataset
+from helpers import build_cli
 from PIL import Image
 from release_writer import DIALOGUES, PROFILES, idx_of
 
-from mirror_hf.cli import main
 from mirror_hf.data.sample import make_turn_faces
 
 ALL = ["dialogues", "eval_profiles", "sft_base", "sft_planning", "sft_ec_planning"]
 
 
 def build(release, celeba, out, *extra):
-    return main(["build", "--release", str(release), "--celeba-dir", str(celeba), "--out", str(out), "--quiet", *extra])
+    return build_cli(release, out, *extra, celeba=celeba)
 
 
 def test_build_from_code_produced_format(release_dir, celeba_dir, tmp_path):

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from datasets import load_dataset
+from helpers import build_cli
 from release_writer import DIALOGUES, PROFILES, dialogue_row, idx_of, write_csv, write_release
 
-from mirror_hf.cli import main
 from mirror_hf.data.export import build_dataset
 from mirror_hf.data.sources import BuildSources, load_release
 from mirror_hf.errors import MirrorError
@@ -114,23 +114,7 @@ def test_on_error_skip_lists_every_skipped_row(release_dir, celeba_dir, tmp_path
     shutil.copytree(celeba_dir, broken)
     (broken / "img_align_celeba" / "000013.jpg").unlink()  # used by the 4th test profile
     out = tmp_path / "mirror"
-    assert (
-        main(
-            [
-                "build",
-                "--release",
-                str(release_dir),
-                "--celeba-dir",
-                str(broken),
-                "--out",
-                str(out),
-                "--on-error",
-                "skip",
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert build_cli(release_dir, out, "--on-error", "skip", celeba=broken) == 0
     report = json.loads((out / "build_report.json").read_text())
     skipped = {(Path(s["file"]).name, s["row"], s["field"]) for s in report["skipped_rows"]}
     assert skipped == {

@@ -6,9 +6,9 @@ The expected strings are written out in full here, independently of the prompt f
 
 import pytest
 from datasets import load_dataset
+from helpers import build_cli
 from release_writer import DIALOGUES, idx_of
 
-from mirror_hf.cli import main
 from mirror_hf.data.records import Dialogue, Turn
 from mirror_hf.data.sft import from_trl_messages, render_history, sft_examples
 
@@ -66,10 +66,7 @@ COMPLETION = "So she wants to see you. How does that land?"
 @pytest.fixture
 def built(release_dir, celeba_dir, tmp_path):
     out = tmp_path / "mirror"
-    assert (
-        main(["build", "--release", str(release_dir), "--celeba-dir", str(celeba_dir), "--out", str(out), "--quiet"])
-        == 0
-    )
+    assert build_cli(release_dir, out, celeba=celeba_dir) == 0
     return out
 
 
@@ -135,7 +132,7 @@ def test_history_window_image_turn_and_omissions():
 
 def test_no_record_without_an_image(release_dir, tmp_path):
     out = tmp_path / "mirror"
-    assert main(["build", "--release", str(release_dir), "--out", str(out), "--quiet"]) == 0
+    assert build_cli(release_dir, out) == 0
     import json
 
     report = json.loads((out / "build_report.json").read_text())

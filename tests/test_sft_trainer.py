@@ -4,8 +4,7 @@ import math
 
 import pytest
 from datasets import load_dataset
-
-from mirror_hf.cli import main
+from helpers import build_cli
 
 
 @pytest.mark.parametrize("config", ["sft_base", "sft_ec_planning"])
@@ -14,23 +13,7 @@ def test_sft_trainer_trains_one_step_on_the_completion_only(config, release_dir,
     from trl import SFTConfig, SFTTrainer
 
     out = tmp_path / "mirror"
-    assert (
-        main(
-            [
-                "build",
-                "--release",
-                str(release_dir),
-                "--celeba-dir",
-                str(celeba_dir),
-                "--out",
-                str(out),
-                "--configs",
-                config,
-                "--quiet",
-            ]
-        )
-        == 0
-    )
+    assert build_cli(release_dir, out, "--configs", config, celeba=celeba_dir) == 0
     ds = load_dataset(str(out), config, split="train")
     processor = AutoProcessor.from_pretrained(tiny_llava)
     model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
