@@ -12,7 +12,7 @@ import re
 from importlib import resources
 
 import datasets
-from huggingface_hub import DatasetCard, DatasetCardData
+from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from mirror_hf.data.builder import CITATION, DESCRIPTIONS
 from mirror_hf.schema import CONFIG_SPLITS, DIALOGUES, config_data_files
@@ -78,5 +78,74 @@ def render_dataset_card(infos: dict[str, datasets.DatasetInfo], report: dict, lo
         citation=CITATION,
         load_path=load_path,
         splits=CONFIG_SPLITS,
+    )
+    return str(card)
+
+
+VARIANT_TITLES = {"base": "base", "planning": "planning (P)", "ec_planning": "planning + emotional captioning (P+EC)"}
+VARIANT_KWARGS = {
+    "base": "",
+    "planning": ", technique=..., plan=...",
+    "ec_planning": ", technique=..., plan=..., emotional_state=caption",
+}
+
+
+def widget_example(image_url: str, prompt_text: str) -> dict:
+    """A chat widget example: the face and the prompt text, as the Hub's image-text-to-text widget takes them."""
+    return {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "image_url", "image_url": {"url": image_url}},
+                    {"type": "text", "text": prompt_text},
+                ],
+            }
+        ]
+    }
+
+
+def render_model_card(
+    *,
+    model_name: str,
+    repo_id: str,
+    base_model: str,
+    dataset: str,
+    dataset_config: str,
+    variant: str,
+    hyperparameters: dict,
+    widget: list[dict],
+    license: str = "llama2",
+    deviations: str = "",
+    eval_results: list[EvalResult] | None = None,
+) -> str:
+    """The model card (README.md) of a trained MIRROR adapter."""
+    data = ModelCardData(
+        base_model=base_model,
+        library_name="peft",
+        pipeline_tag="image-text-to-text",
+        datasets=[dataset] if "/" in dataset and not dataset.startswith(("/", ".")) else None,
+        license=license,
+        language=["en"],
+        tags=["mirror-hf", "llava", "lora", "trl", "sft", "psychotherapy", "cbt"],
+        widget=widget,
+        model_name=model_name,
+        eval_results=eval_results or None,
+    )
+    card = ModelCard.from_template(
+        data,
+        template_str=_template("model_card.md"),
+        model_name=model_name,
+        repo_id=repo_id,
+        base_model=base_model,
+        dataset=dataset,
+        dataset_config=dataset_config,
+        variant=variant,
+        variant_title=VARIANT_TITLES.get(variant, variant),
+        variant_kwargs=VARIANT_KWARGS.get(variant, ""),
+        hyperparameters=hyperparameters,
+        deviations=deviations,
+        eval_results=eval_results or [],
+        citation=CITATION,
     )
     return str(card)

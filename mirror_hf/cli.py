@@ -95,6 +95,16 @@ def _parser() -> argparse.ArgumentParser:
     which.add_argument("--index", type=int, default=0, help="row number (default: 0)")
     preview.add_argument("--out", help="HTML file to write (default: <dataset name>-preview.html)")
 
+    export = sub.add_parser(
+        "export",
+        help="merge a trained LoRA adapter (and projector) into its base model, for serving",
+        description="Merge the adapter written by recipes/sft_llava.py into its base model and save a full model "
+        "(vLLM, TGI, `transformers serve` and hosted widgets serve full models, not adapters).",
+    )
+    export.add_argument("--adapter", required=True, metavar="DIR", help="the training output_dir (adapter folder)")
+    export.add_argument("--out", required=True, metavar="DIR", help="where to write the merged model")
+    export.add_argument("--base", metavar="MODEL", help="base model (default: the one recorded in the adapter)")
+
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
     return parser
 
@@ -156,6 +166,14 @@ def _preview(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from mirror_hf.training.merge import merge_adapter
+
+    out = merge_adapter(args.adapter, args.out, base_model=args.base)
+    print(f"wrote the merged model to {out}")
+    return 0
+
+
 def _info(args) -> int:
     import datasets.config
     import huggingface_hub.constants
@@ -193,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"build": _build, "preview": _preview, "info": _info}[args.command](args)
+        return {"build": _build, "preview": _preview, "export": _export, "info": _info}[args.command](args)
     except MirrorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

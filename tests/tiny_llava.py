@@ -110,6 +110,9 @@ def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 1
         projector_hidden_act="gelu",
     )
     model = LlavaForConditionalGeneration(config)
+    # With the default init (std 0.02) a 32-wide model's logits are nearly uniform whatever LoRA does to the hidden
+    # states: widen the output layer so that fine-tuning can visibly fit a few records.
+    torch.nn.init.normal_(model.lm_head.weight, std=0.5)
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path

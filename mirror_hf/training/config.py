@@ -1,0 +1,38 @@
+"""The recipe's typed configs, parsed from YAML + command line by TRL's ``TrlParser``.
+
+Example:
+    >>> from trl import ModelConfig, ScriptArguments, TrlParser
+    >>> from mirror_hf.training.config import MirrorSFTConfig
+    >>> parser = TrlParser((ScriptArguments, MirrorSFTConfig, ModelConfig))
+    >>> script, training, model = parser.parse_args_and_config(["--dataset_name", "mirror", "--output_dir", "out"])
+    >>> training.projector_lr
+    2e-05
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from trl import SFTConfig
+
+
+@dataclass
+class MirrorSFTConfig(SFTConfig):
+    """TRL's ``SFTConfig`` plus what the MIRROR recipe adds.
+
+    ``learning_rate`` is the LoRA learning rate; the multimodal projector, trained fully, gets ``projector_lr`` in
+    its own optimizer parameter group (the authors' ``mm_projector_lr``).
+    """
+
+    projector_lr: float | None = field(
+        default=2e-5,
+        metadata={"help": "Learning rate of the fully trained multimodal projector (None: same as learning_rate)."},
+    )
+    preflight_batches: int = field(
+        default=2, metadata={"help": "Batches collated and checked before the first step (0 disables)."}
+    )
+    dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
+    model_license: str = field(default="llama2", metadata={"help": "Licence of the trained model (the base's)."})
+    widget_image: str | None = field(
+        default=None, metadata={"help": "Image shown in the model card widget (default: a drawn sample face)."}
+    )

@@ -1,0 +1,72 @@
+"""``MirrorSFTTrainer``: TRL's SFTTrainer with a separate learning rate for the projector and MIRROR's model card.
+
+Example:
+    >>> trainer = MirrorSFTTrainer(model=model, args=MirrorSFTConfig(...), train_dataset=ds,
+    ...                            processing_class=processor, peft_config=mirror_lora_config(model))  # doctest: +SKIP
+    >>> [g["lr"] for g in trainer.create_optimizer().param_groups]                                     # doctest: +SKIP
+    [0.0002, 0.0002, 2e-05, 2e-05]
+"""
+
+from __future__ import annotations
+
+from torch import nn
+from trl import SFTTrainer
+
+from mirror_hf.training.lora import PROJECTOR
+
+
+def optimizer_param_groups(
+    model: nn.Module, lr: float, projector_lr: float | None, weight_decay: float, decay_names: set[str]
+) -> list[dict]:
+    """Trainable parameters in up to four groups: {LoRA, projector} x {decayed, not decayed}."""
+    groups: dict[tuple[bool, bool], list] = {}
+    for name, param in model.named_parameters():
+        if not param.requires_grad:
+            continue
+        groups.setdefault((PROJECTOR in name, name in decay_names), []).append(param)
+    out = []
+    for (is_projector, decays), params in sorted(groups.items()):
+        out.append(
+            {
+                "params": params,
+                "lr": projector_lr if (is_projector and projector_lr is not None) else lr,
+                "weight_decay": weight_decay if decays else 0.0,
+                "name": ("projector" if is_projector else "lora") + ("" if decays else "_no_decay"),
+            }
+        )
+    return out
+
+
+class MirrorSFTTrainer(SFTTrainer):
+    """SFTTrainer whose optimizer gives the projector ``args.projector_lr`` (the authors' ``mm_projector_lr``)."""
+
+    model_card_renderer = None  # set by the recipe: a callable(trainer) -> str
+
+    def create_optimizer(self, model=None):
+        if self.optimizer is None:
+            opt_model = self.model if model is None else model
+            optimizer_cls, optimizer_kwargs = self.get_optimizer_cls_and_kwargs(self.args, opt_model)
+            groups = optimizer_param_groups(
+                opt_model,
+                lr=self.args.learning_rate,
+                projector_lr=getattr(self.args, "projector_lr", None),
+                weight_decay=self.args.weight_decay,
+                decay_names=set(self.get_decay_parameter_names(opt_model)),
+            )
+            self.optimizer = optimizer_cls(groups, **optimizer_kwargs)
+        return self.optimizer
+
+    def _set_signature_columns_if_needed(self):
+        # Keep the precomputed length column, which length-grouped sampling reads after unused columns are dropped.
+        super()._set_signature_columns_if_needed()
+        if self.args.length_column_name not in self._signature_columns:
+            self._signature_columns = [*self._signature_columns, self.args.length_column_name]
+
+    def create_model_card(self, *args, **kwargs):
+        """Write MIRROR's card (README.md) instead of TRL's generic one, also before a push."""
+        if self.model_card_renderer is None:
+            return super().create_model_card(*args, **kwargs)
+        if self.is_world_process_zero():
+            from pathlib import Path
+
+            Path(self.args.output_dir, "README.md").write_text(self.model_card_renderer(self), encoding="utf-8")

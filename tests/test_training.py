@@ -1,0 +1,298 @@
+"""recipes/sft_llava.py under `accelerate launch --cpu` with a tiny LLaVA; optimizer groups; pre-flight; merge."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+from helpers import build_cli
+from PIL import Image
+
+from mirror_hf.cli import main
+from mirror_hf.errors import MirrorError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
+    config = {
+        "model_name_or_path": str(model),
+        "dtype": "float32",
+        "use_peft": True,
+        "lora_r": 8,
+        "lora_alpha": 16,
+        "lora_dropout": 0.0,
+        "dataset_name": str(dataset),
+        "dataset_config": "sft_base",
+        "dataset_train_split": "train[:4]",
+        "learning_rate": 3.0e-2,
+        "projector_lr": 1.0e-3,
+        "lr_scheduler_type": "constant",
+        "max_steps": 30,
+        "per_device_train_batch_size": 2,
+        "max_length": 2048,
+        "bf16": False,
+        "train_sampling_strategy": "group_by_length",
+        "output_dir": str(tmp / "run"),
+        "logging_steps": 1,
+        "save_strategy": "steps",
+        "save_steps": 6,
+        "report_to": "none",
+        "seed": 0,
+        "dataloader_num_workers": 0,
+        **overrides,
+    }
+    path = tmp / "tiny.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def launch(config: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+    cmd = [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "1",
+        "--cpu",
+        str(ROOT / "recipes" / "sft_llava.py"),
+        "--config",
+        str(config),
+        *extra,
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def sample_dataset(tmp_path_factory):
+    from mirror_hf.data.sample import prepare_sample
+
+    tmp = tmp_path_factory.mktemp("sample")
+    sources = prepare_sample(tmp / "inputs")
+    out = tmp / "mirror"
+    assert build_cli(sources.release, out, "--turn-images", sources.turn_images, celeba=sources.celeba_dir) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_llava, sample_dataset):
+    """A run preempted after 12 steps, then relaunched with the same output_dir until step 30."""
+    tmp = tmp_path_factory.mktemp("train")
+    config = tiny_recipe(tmp, tiny_llava, sample_dataset)
+    first = launch(config, "--max_steps", "12")
+    assert "pre-flight: 4 rows OK" in first.stderr
+    second = launch(config)
+    return tmp / "run", first, second
+
+
+def test_recipe_overfits_resumes_and_writes_adapter_card_and_config(trained):
+    run, first, second = trained
+    assert f"Resuming from {run / 'checkpoint-12'}" in second.stdout
+    assert "Resuming" not in first.stdout
+    state = json.loads((run / "trainer_state.json").read_text())
+    steps = [h["step"] for h in state["log_history"] if "loss" in h]
+    assert steps == list(range(1, 31))  # resumed at 12: no step run twice, none lost
+    losses = [h["loss"] for h in state["log_history"] if "loss" in h]
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3 - 1.5  # overfits 4 records clearly
+
+    adapter = json.loads((run / "adapter_config.json").read_text())
+    assert adapter["modules_to_save"] == ["multi_modal_projector"]
+    targets = adapter["target_modules"]
+    assert targets and all("language_model" in t for t in targets)
+    assert {t.rsplit(".", 1)[1] for t in targets} == {
+        "q_proj",
+        "k_proj",
+        "v_proj",
+        "o_proj",
+        "gate_proj",
+        "up_proj",
+        "down_proj",
+    }
+    assert (run / "adapter_model.safetensors").is_file() and (run / "processor_config.json").is_file()
+
+    resolved = yaml.safe_load((run / "mirror_recipe.yaml").read_text())
+    assert resolved["training"]["projector_lr"] == 1.0e-3 and resolved["model"]["lora_r"] == 8
+    card = (run / "README.md").read_text()
+    meta = yaml.safe_load(card.split("---")[1])
+    assert meta["library_name"] == "peft" and meta["pipeline_tag"] == "image-text-to-text"
+    assert meta["base_model"] == str(Path(resolved["model"]["model_name_or_path"]))
+    widget = meta["widget"][0]["messages"][0]["content"]
+    assert widget[0]["type"] == "image_url" and widget[1]["text"].startswith("The image above shows the client.")
+    assert (run / "widget_face.png").is_file()
+    assert "not a replacement for professional psychological treatment" in card
+    assert "| projector_lr | 0.001 |" in card
+
+
+def test_adapter_reloads_and_answers_through_the_pipeline(trained, sample_dataset):
+    from datasets import load_dataset
+
+    from mirror_hf.data.sft import from_trl_messages
+    from mirror_hf.training.inference import chat_messages, load_model, respond, therapist_pipeline
+
+    run = trained[0]
+    row = load_dataset(str(sample_dataset), "sft_base", split="train")[0]
+    human = from_trl_messages(row["prompt"])
+    pipe = therapist_pipeline(run)
+    settings = dict(max_new_tokens=6, min_new_tokens=6, suppress_tokens=pipe.tokenizer.all_special_ids)
+    answer = respond(pipe, row["images"][0], human, **settings)
+
+    # the pipeline answers as the adapter on its base model does, from the same prompt, with 6 new tokens
+    model, processor = load_model(run)
+    inputs = processor.apply_chat_template(
+        chat_messages(row["images"][0], human),
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        add_generation_prompt=True,
+    )
+    ids = model.generate(**inputs, do_sample=False, **settings)[0, inputs["input_ids"].shape[1] :]
+    assert len(ids) == 6 and not set(ids.tolist()) & set(pipe.tokenizer.all_special_ids)
+    assert answer == processor.decode(ids, skip_special_tokens=True).strip()
+
+
+def test_optimizer_has_two_learning_rates(tiny_llava, sample_dataset, tmp_path):
+    from datasets import load_dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from mirror_hf.training.config import MirrorSFTConfig
+    from mirror_hf.training.lora import mirror_lora_config
+    from mirror_hf.training.trainer import MirrorSFTTrainer
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
+    args = MirrorSFTConfig(
+        output_dir=str(tmp_path),
+        learning_rate=2e-4,
+        projector_lr=2e-5,
+        weight_decay=0.0,
+        use_cpu=True,
+        report_to=[],
+        max_length=None,
+    )
+    trainer = MirrorSFTTrainer(
+        model=model,
+        args=args,
+        processing_class=AutoProcessor.from_pretrained(tiny_llava),
+        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train"),
+        peft_config=mirror_lora_config(model, r=4, alpha=8),
+    )
+    optimizer = trainer.create_optimizer()
+    by_param = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
+    trainable = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
+    assert set(by_param) == {id(p) for p in trainable.values()}
+    for name, param in trainable.items():
+        expected = 2e-5 if "multi_modal_projector" in name else 2e-4
+        assert by_param[id(param)] == expected, name
+        assert "lora_" in name or "multi_modal_projector" in name
+    assert {g["lr"] for g in optimizer.param_groups} == {2e-4, 2e-5}
+    assert not any("vision_tower" in n or "lm_head" in n for n in trainable)
+
+
+def _trainer(tiny_llava, dataset, tmp_path, **kwargs):
+    from datasets import load_dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from mirror_hf.training.config import MirrorSFTConfig
+    from mirror_hf.training.trainer import MirrorSFTTrainer
+
+    processor = AutoProcessor.from_pretrained(tiny_llava)
+    if "chat_template" in kwargs:
+        processor.chat_template = kwargs.pop("chat_template")
+    args = MirrorSFTConfig(
+        output_dir=str(tmp_path), use_cpu=True, report_to=[], per_device_train_batch_size=2, **kwargs
+    )
+    return MirrorSFTTrainer(
+        model=AutoModelForImageTextToText.from_pretrained(tiny_llava),
+        args=args,
+        train_dataset=load_dataset(str(dataset), "sft_base", split="train"),
+        processing_class=processor,
+    )
+
+
+def test_preflight_passes_and_shows_the_learned_part(tiny_llava, sample_dataset, tmp_path):
+    from mirror_hf.training.preflight import preflight
+
+    report = preflight(_trainer(tiny_llava, sample_dataset, tmp_path, max_length=2048), n_batches=2, log=False)
+    assert report.rows_checked == 4 and report.image_tokens_per_image == 4
+    assert report.rendered_example.startswith("USER: <image>×4\nThe image above shows the client.")
+    assert report.rendered_example.endswith(
+        "ASSISTANT:[[ Work stuff can weigh a lot even when it seems small. What happened?</s>]]"
+    )
+
+
+def test_preflight_stops_a_template_that_drops_the_answer(tiny_llava, sample_dataset, tmp_path):
+    from mirror_hf.training.preflight import preflight
+
+    broken = (
+        "{% for m in messages %}{% if m['role'] == 'user' %}USER: {% for c in m['content'] %}"
+        "{% if c['type'] == 'image' %}<image>\n{% else %}{{ c['text'] }}{% endif %}{% endfor %}"
+        "{% endif %}{% endfor %}{% if add_generation_prompt %} ASSISTANT:{% endif %}"
+    )
+    trainer = _trainer(tiny_llava, sample_dataset, tmp_path, max_length=2048, chat_template=broken)
+    with pytest.raises(MirrorError, match="no unmasked label token") as err:
+        preflight(trainer, log=False)
+    assert err.value.row == 0 and err.value.idx.endswith(":2:response")
+
+
+def test_preflight_stops_a_too_small_max_length(tiny_llava, sample_dataset, tmp_path):
+    from mirror_hf.training.preflight import preflight
+
+    with pytest.raises(MirrorError, match=r"needs \d+ tokens .* but max_length is 300.*raise max_length"):
+        preflight(_trainer(tiny_llava, sample_dataset, tmp_path, max_length=300), log=False)
+
+
+def test_export_merged_model_matches_the_adapter(trained, sample_dataset, tmp_path):
+    from datasets import load_dataset
+    from transformers import AutoModelForImageTextToText
+
+    from mirror_hf.data.sft import from_trl_messages
+    from mirror_hf.training.inference import chat_messages, load_model
+
+    run = trained[0]
+    assert main(["export", "--adapter", str(run), "--out", str(tmp_path / "merged")]) == 0
+    adapter_model, processor = load_model(run)
+    merged = AutoModelForImageTextToText.from_pretrained(tmp_path / "merged").eval()
+    row = load_dataset(str(sample_dataset), "sft_base", split="train")[0]
+    inputs = processor.apply_chat_template(
+        chat_messages(row["images"][0], from_trl_messages(row["prompt"])),
+        tokenize=True,
+        return_dict=True,
+        return_tensors="pt",
+        add_generation_prompt=True,
+    )
+    with torch.no_grad():
+        a = adapter_model(**inputs).logits
+        b = merged(**inputs).logits
+        base = (
+            AutoModelForImageTextToText.from_pretrained(
+                json.loads((run / "adapter_config.json").read_text())["base_model_name_or_path"]
+            )
+            .eval()(**inputs)
+            .logits
+        )
+    assert torch.allclose(a, b, atol=1e-4)
+    assert not torch.allclose(a, base, atol=1e-2)  # the adapter (and projector) really changed the model
+    assert (tmp_path / "merged" / "README.md").is_file()
+    assert isinstance(row["images"][0], Image.Image)
+
+
+def test_preflight_checks_every_row_length_not_just_the_first_batches(tiny_llava, sample_dataset, tmp_path):
+    from mirror_hf.training.preflight import preflight, record_lengths
+
+    trainer = _trainer(tiny_llava, sample_dataset, tmp_path, max_length=4096)
+    lengths = record_lengths(trainer.train_dataset, trainer.processing_class)
+    order = sorted(range(len(lengths)), key=lengths.__getitem__)  # shortest first
+    trainer.train_dataset = trainer.train_dataset.select(order)
+    lengths = [lengths[i] for i in order]
+    limit = lengths[3] + 40  # the collated batches (rows 0-3) fit, the longest rows do not
+    assert lengths[-1] > limit
+    trainer.args.max_length = limit
+    with pytest.raises(MirrorError, match=rf"rows need more than max_length={limit}") as err:
+        preflight(trainer, n_batches=2, log=False)
+    assert err.value.row >= 4
