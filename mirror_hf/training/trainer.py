@@ -9,32 +9,9 @@ Example:
 
 from __future__ import annotations
 
-from torch import nn
 from trl import SFTTrainer
 
-from mirror_hf.training.lora import PROJECTOR
-
-
-def optimizer_param_groups(
-    model: nn.Module, lr: float, projector_lr: float | None, weight_decay: float, decay_names: set[str]
-) -> list[dict]:
-    """Trainable parameters in up to four groups: {LoRA, projector} x {decayed, not decayed}."""
-    groups: dict[tuple[bool, bool], list] = {}
-    for name, param in model.named_parameters():
-        if not param.requires_grad:
-            continue
-        groups.setdefault((PROJECTOR in name, name in decay_names), []).append(param)
-    out = []
-    for (is_projector, decays), params in sorted(groups.items()):
-        out.append(
-            {
-                "params": params,
-                "lr": projector_lr if (is_projector and projector_lr is not None) else lr,
-                "weight_decay": weight_decay if decays else 0.0,
-                "name": ("projector" if is_projector else "lora") + ("" if decays else "_no_decay"),
-            }
-        )
-    return out
+from mirror_hf.training.optim import optimizer_param_groups
 
 
 class MirrorSFTTrainer(SFTTrainer):

@@ -1,0 +1,420 @@
+"""Training throughput of the MIRROR recipe: the CPU data path, and (on a GPU) LLaVA-1.5-7B LoRA steps.
+
+CPU (any machine): samples/s of the whole data path of `recipes/sft_llava.py` — parquet rows -> decoded 336x336
+PNG -> LLaVA-1.5 image processing (576 image tokens) -> TRL's collator -> a padded batch — at 0, 1 and 2 loader
+workers, on an `sft_ec_planning` build of a generated release (real prompt lengths).
+
+    python benchmarks/train_throughput.py --cpu
+
+GPU: the LLaVA-1.5-7B architecture with random weights built from its config (no download), LoRA r=128 on the
+language model + the projector trained fully, activation checkpointing, bf16, the P+EC length mix (half short
+emotion-recognition records, half long response records), per-device batch 8/16/32. Two samplers at equal batch:
+TRL's default (random order) and the recipe's (`group_by_length`). Batches come from a DataLoader whose workers
+decode PNGs and run the CLIP image processor, so the time spent waiting for data is real. Prints tokens/s,
+samples/s, peak memory, model FLOPs utilisation and data-wait share.
+
+    python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+IMAGE_TOKENS = 576  # (336 / 14) ** 2
+H100_BF16_DENSE_PEAK = 989e12
+
+
+def llava_15_7b_config():
+    """LLaVA-1.5-7B's architecture (CLIP ViT-L/14-336 + 2-layer GELU projector + Vicuna-7B), from published facts."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    vision = CLIPVisionConfig(
+        hidden_size=1024,
+        intermediate_size=4096,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        image_size=336,
+        patch_size=14,
+        projection_dim=768,
+        hidden_act="quick_gelu",
+    )
+    text = LlamaConfig(
+        vocab_size=32064,
+        hidden_size=4096,
+        intermediate_size=11008,
+        num_hidden_layers=32,
+        num_attention_heads=32,
+        num_key_value_heads=32,
+        max_position_embeddings=4096,
+        rms_norm_eps=1e-5,
+        pad_token_id=0,
+    )
+    return LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=32000,
+        projector_hidden_act="gelu",
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
+
+
+def pmec_lengths(n: int, seed: int = 0) -> list[int]:
+    """Text-token lengths of a P+EC epoch: emotion-recognition records (~45 tokens) and response records whose
+    prompt carries profile, plan and 6 utterances (~450-950 tokens), the shape of a built sft_ec_planning config."""
+    rng = random.Random(seed)
+    out = []
+    for i in range(n):
+        out.append(rng.randint(38, 52) if i % 2 == 0 else int(min(1200, max(400, rng.gauss(700, 150)))))
+    return out
+
+
+def png_pool(n: int = 32) -> list[bytes]:
+    import numpy as np
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    pool = []
+    for _ in range(n):
+        img = Image.fromarray(rng.integers(0, 255, (336, 336, 3), dtype="uint8"))
+        buf = io.BytesIO()
+        img.save(buf, format="PNG", compress_level=1)
+        pool.append(buf.getvalue())
+    return pool
+
+
+# ----------------------------------------------------------------------------------------------------------- GPU
+class SyntheticPMEC:
+    """A map-style dataset: each item decodes a PNG and runs the CLIP processor (the CPU work of the real path)."""
+
+    def __init__(self, lengths: list[int], pngs: list[bytes], vocab: int):
+        self.lengths, self.pngs, self.vocab = lengths, pngs, vocab
+        self.processor = None
+
+    def __len__(self):
+        return len(self.lengths)
+
+    def __getitem__(self, i):
+        import torch
+        from PIL import Image
+        from transformers import CLIPImageProcessor
+
+        if self.processor is None:
+            self.processor = CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+        image = Image.open(io.BytesIO(self.pngs[i % len(self.pngs)])).convert("RGB")
+        pixels = self.processor(images=[image], return_tensors="pt")["pixel_values"][0]
+        g = torch.Generator().manual_seed(i)
+        text = torch.randint(1, self.vocab - 100, (self.lengths[i],), generator=g)
+        return pixels, text
+
+
+def collate(items, image_token: int, answer_tokens: int = 32):
+    import torch
+
+    longest = max(IMAGE_TOKENS + 2 + len(t) for _, t in items)
+    ids = torch.zeros(len(items), longest, dtype=torch.long)
+    mask = torch.zeros_like(ids)
+    labels = torch.full_like(ids, -100)
+    for row, (_, text) in enumerate(items):
+        seq = torch.cat([torch.tensor([1, 3148]), torch.full((IMAGE_TOKENS,), image_token), text])
+        ids[row, : len(seq)], mask[row, : len(seq)] = seq, 1
+        labels[row, len(seq) - min(answer_tokens, len(text)) : len(seq)] = seq[-min(answer_tokens, len(text)) :]
+    return {
+        "input_ids": ids,
+        "attention_mask": mask,
+        "labels": labels,
+        "pixel_values": torch.stack([p for p, _ in items]),
+    }
+
+
+def grouped_order(lengths: list[int], batch: int, seed: int = 0) -> list[int]:
+    """transformers' LengthGroupedSampler idea: shuffle, cut mega-batches of 50 batches, sort each by length."""
+    rng = random.Random(seed)
+    order = list(range(len(lengths)))
+    rng.shuffle(order)
+    mega = batch * 50
+    out = []
+    for start in range(0, len(order), mega):
+        out += sorted(order[start : start + mega], key=lambda i: -lengths[i])
+    return out
+
+
+def representative_batches(order: list[int], lengths: list[int], batch: int, steps: int, warmup: int) -> list[int]:
+    """Sample indices of ``warmup`` + ``steps`` batches of ``order`` spread evenly over the epoch's batch lengths, so
+    a few timed steps estimate the whole epoch (a grouped sampler's batches range from all-short to all-long)."""
+    batches = [order[i : i + batch] for i in range(0, len(order) - batch + 1, batch)]
+    batches.sort(key=lambda b: max(lengths[i] for i in b))
+    timed = [batches[round((k + 0.5) * len(batches) / steps - 0.5)] for k in range(steps)]
+    return [i for b in [batches[len(batches) // 2]] * warmup + timed for i in b]
+
+
+def lm_params(config) -> tuple[float, float]:
+    t, v = config.text_config, config.vision_config
+    per_layer = 4 * t.hidden_size**2 + 3 * t.hidden_size * t.intermediate_size
+    n_lm = t.num_hidden_layers * per_layer + 2 * t.vocab_size * t.hidden_size
+    n_vision = v.num_hidden_layers * (4 * v.hidden_size**2 + 2 * v.hidden_size * v.intermediate_size)
+    return n_lm, n_vision
+
+
+def model_flops(batch, config) -> float:
+    """FLOPs of one step that the model needs (recompute excluded): the frozen LM forward (2N per token) and
+    backward to its inputs (2N per token; LoRA's weight gradients are negligible), causal attention forward and
+    backward, and the frozen vision tower's forward."""
+    t = config.text_config
+    n_lm, n_vision = lm_params(config)
+    lengths = batch["attention_mask"].sum(dim=1).tolist()
+    flops = 0.0
+    for n in lengths:
+        flops += 4 * n_lm * n
+        flops += 3 * 2 * t.num_hidden_layers * n * n * t.hidden_size  # QK^T and AV, causal half, fwd + 2x bwd
+        flops += 2 * n_vision * (IMAGE_TOKENS + 1)
+    return flops
+
+
+def run_gpu(args) -> None:
+    import torch
+    from peft import get_peft_model
+    from torch.utils.data import DataLoader
+    from transformers import LlavaForConditionalGeneration
+
+    from mirror_hf.training.lora import mirror_lora_config
+    from mirror_hf.training.optim import optimizer_param_groups
+
+    torch.backends.cuda.matmul.allow_tf32 = True
+    device, cuda = args.device, args.device.startswith("cuda")
+    config = llava_15_7b_config() if not args.tiny else tiny_config()
+    started = time.time()
+    torch.set_default_dtype(torch.bfloat16)  # build the 7B weights in bf16 directly on the device
+    with torch.device(device):
+        model = LlavaForConditionalGeneration(config)
+    torch.set_default_dtype(torch.float32)
+    lora = mirror_lora_config(model, r=args.lora_r, alpha=2 * args.lora_r, dropout=args.lora_dropout)
+    model = get_peft_model(model, lora)
+    if args.checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.enable_input_require_grads()
+    model.config.use_cache = False
+    decay = {n for n, _ in model.named_parameters()}
+    optimizer = torch.optim.AdamW(optimizer_param_groups(model, 2e-4, 2e-5, 0.0, decay), fused=cuda)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    print(f"model built in {time.time() - started:.0f}s; trainable {trainable / 1e6:.0f}M params", flush=True)
+
+    pngs = png_pool()
+    results = []
+    plan = [(b, "recipe") for b in args.batch_sizes] + [(b, "trl-default") for b in args.baseline_batch_sizes]
+    for batch_size, sampler in plan:
+        lengths = pmec_lengths(batch_size * 50)
+        order = (
+            grouped_order(lengths, batch_size)
+            if sampler == "recipe"
+            else random.Random(1).sample(range(len(lengths)), len(lengths))
+        )
+        picked = representative_batches(order, lengths, batch_size, args.steps, args.warmup)
+        data = SyntheticPMEC(lengths, pngs, config.text_config.vocab_size)
+        loader = DataLoader(
+            torch.utils.data.Subset(data, picked),
+            batch_size=batch_size,
+            num_workers=args.workers,
+            collate_fn=lambda items: collate(items, config.image_token_index),
+            pin_memory=True,
+            persistent_workers=False,
+            prefetch_factor=4 if args.workers else None,
+        )
+        if cuda:
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats()
+        step_times, waits, tokens, padded, samples, flops = [], [], 0, 0, 0, 0.0
+        it = iter(loader)
+        try:
+            for step in range(args.warmup + args.steps):
+                t0 = time.perf_counter()
+                batch = next(it)
+                t_data = time.perf_counter() - t0
+                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+                batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
+                with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
+                    loss = model(**batch).loss
+                loss.backward()
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+                if cuda:
+                    torch.cuda.synchronize()
+                if step >= args.warmup:
+                    step_times.append(time.perf_counter() - t0)
+                    waits.append(t_data)
+                    tokens += int(batch["attention_mask"].sum())
+                    padded += batch["attention_mask"].numel()
+                    samples += batch_size
+                    flops += model_flops(batch, config)
+            total = sum(step_times)
+            row = {
+                "batch": batch_size,
+                "sampler": sampler,
+                "tokens_per_s": tokens / total,
+                "samples_per_s": samples / total,
+                "step_s": statistics.median(step_times),
+                "peak_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
+                "mfu": flops / total / H100_BF16_DENSE_PEAK,
+                "data_wait": sum(waits) / total,
+                "padding": 1 - tokens / padded,
+            }
+        except torch.cuda.OutOfMemoryError:
+            row = {"batch": batch_size, "sampler": sampler, "oom": True}
+            optimizer.zero_grad(set_to_none=True)
+        results.append(row)
+        print(json.dumps(row), flush=True)
+        del it, loader
+    print(
+        f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
+        f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}"
+    )
+    print(
+        f"{'batch':>5} {'sampler':<12} {'tokens/s':>9} {'samples/s':>9} {'step s':>7} {'peak GB':>8} {'MFU':>6} "
+        f"{'data wait':>9} {'padding':>8}"
+    )
+    for r in results:
+        if r.get("oom"):
+            print(f"{r['batch']:>5} {r['sampler']:<12} out of memory")
+            continue
+        print(
+            f"{r['batch']:>5} {r['sampler']:<12} {r['tokens_per_s']:>9.0f} {r['samples_per_s']:>9.2f} "
+            f"{r['step_s']:>7.2f} {r['peak_gb']:>8.1f} {r['mfu']:>6.1%} {r['data_wait']:>9.1%} {r['padding']:>8.1%}"
+        )
+    by = {(r["batch"], r["sampler"]): r for r in results if not r.get("oom")}
+    for b in args.baseline_batch_sizes:
+        if (b, "recipe") in by and (b, "trl-default") in by:
+            ratio = by[(b, "recipe")]["samples_per_s"] / by[(b, "trl-default")]["samples_per_s"]
+            print(f"train_throughput summary: batch {b}: recipe {ratio:.2f}x TRL-default samples/s")
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=1))
+
+
+def tiny_config():
+    """A small model of the same shape family, to check this script on a CPU-only machine or a small GPU."""
+    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
+
+    vision = CLIPVisionConfig(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        image_size=336,
+        patch_size=14,
+        projection_dim=64,
+    )
+    text = LlamaConfig(
+        vocab_size=32064,
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=0,
+    )
+    return LlavaConfig(
+        vision_config=vision,
+        text_config=text,
+        image_token_index=32000,
+        vision_feature_select_strategy="default",
+        vision_feature_layer=-2,
+    )
+
+
+# ----------------------------------------------------------------------------------------------------------- CPU
+def run_cpu(args) -> None:
+    import tempfile
+
+    import torch
+    from datasets import load_dataset
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from build_dataset import generate
+
+    from mirror_hf.data.export import build_dataset
+    from mirror_hf.data.sources import BuildSources
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from tiny_llava import build_tiny_llava  # noqa: E402  (a tokenizer; the image side is set to LLaVA-1.5's)
+    from transformers import AutoProcessor, CLIPImageProcessor
+    from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
+
+    work = Path(tempfile.mkdtemp(prefix="mirror-train-bench-"))
+    generate(work, args.dialogues)
+    build_dataset(
+        BuildSources(
+            release=str(work / "release"), celeba_dir=str(work / "celeba"), turn_images=str(work / "turn_images")
+        ),
+        work / "mirror",
+        configs=("sft_ec_planning",),
+        progress=False,
+    )
+    ds = load_dataset(str(work / "mirror"), "sft_ec_planning", split="train")
+    processor = AutoProcessor.from_pretrained(build_tiny_llava(work / "processor", image_size=336, patch_size=14))
+    processor.image_processor = CLIPImageProcessor(size={"shortest_edge": 336}, crop_size={"height": 336, "width": 336})
+    collator = DataCollatorForVisionLanguageModeling(processor, max_length=None, completion_only_loss=True)
+    n = min(len(ds), args.samples)
+    print(f"{n} sft_ec_planning records; batch {args.batch}")
+    for workers in (0, 1, 2):
+        loader = torch.utils.data.DataLoader(
+            ds.select(range(n)), batch_size=args.batch, num_workers=workers, collate_fn=collator
+        )
+        t0 = time.perf_counter()
+        seen = 0
+        for batch in loader:
+            seen += batch["input_ids"].shape[0]
+            assert (
+                (batch["input_ids"] == processor.tokenizer.convert_tokens_to_ids("<image>"))
+                .sum(dim=1)
+                .eq(IMAGE_TOKENS)
+                .all()
+            )
+        elapsed = time.perf_counter() - t0
+        print(
+            f"train_throughput cpu data path: {workers} worker(s): {seen / elapsed:7.1f} samples/s "
+            f"({seen} samples, {IMAGE_TOKENS} image tokens each)",
+            flush=True,
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    mode = parser.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--cpu", action="store_true")
+    mode.add_argument("--gpu", action="store_true")
+    sizes = lambda text: [int(x) for x in text.split(",") if x]  # noqa: E731
+    parser.add_argument("--batch-sizes", type=sizes, default=[8, 16, 32], help="recipe sampler (length-grouped)")
+    parser.add_argument("--baseline-batch-sizes", type=sizes, default=[16, 32], help="TRL's default (random) sampler")
+    parser.add_argument("--lora-dropout", type=float, default=0.05)
+    parser.add_argument(
+        "--no-checkpointing",
+        dest="checkpointing",
+        action="store_false",
+        help="no activation checkpointing (faster, more memory)",
+    )
+    parser.add_argument("--steps", type=int, default=8)
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--lora-r", type=int, default=128)
+    parser.add_argument("--tiny", action="store_true", help="a tiny model, to check the script itself")
+    parser.add_argument("--device", default="cuda", help="GPU mode's device (cpu with --tiny checks the script)")
+    parser.add_argument("--out", help="write the GPU results as JSON here")
+    parser.add_argument("--dialogues", type=int, default=40, help="CPU: dialogues in the generated release")
+    parser.add_argument("--samples", type=int, default=256, help="CPU: records run through the data path")
+    parser.add_argument("--batch", type=int, default=32, help="CPU: batch size")
+    args = parser.parse_args()
+    run_gpu(args) if args.gpu else run_cpu(args)
+
+
+if __name__ == "__main__":
+    main()
