@@ -34,27 +34,21 @@ IMAGE_TOKENS = 576  # (336 / 14) ** 2
 H100_BF16_DENSE_PEAK = 989e12
 
 
-def llava_15_7b_config():
-    """LLaVA-1.5-7B's architecture (CLIP ViT-L/14-336 + 2-layer GELU projector + Vicuna-7B), from published facts."""
+def llava_config(tiny: bool = False):
+    """LLaVA-1.5-7B's architecture (CLIP ViT-L/14-336 + 2-layer GELU projector + Vicuna-7B), from published facts;
+    ``tiny`` shrinks the widths and depths (same image geometry and vocabulary) to check this script on a CPU."""
     from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
 
-    vision = CLIPVisionConfig(
-        hidden_size=1024,
-        intermediate_size=4096,
-        num_hidden_layers=24,
-        num_attention_heads=16,
-        image_size=336,
-        patch_size=14,
-        projection_dim=768,
-        hidden_act="quick_gelu",
-    )
+    v = dict(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16)
+    t = dict(hidden_size=4096, intermediate_size=11008, num_hidden_layers=32, num_attention_heads=32)
+    if tiny:
+        v = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
+        t = dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2, num_attention_heads=2)
+    vision = CLIPVisionConfig(**v, image_size=336, patch_size=14, projection_dim=768, hidden_act="quick_gelu")
     text = LlamaConfig(
+        **t,
+        num_key_value_heads=t["num_attention_heads"],
         vocab_size=32064,
-        hidden_size=4096,
-        intermediate_size=11008,
-        num_hidden_layers=32,
-        num_attention_heads=32,
-        num_key_value_heads=32,
         max_position_embeddings=4096,
         rms_norm_eps=1e-5,
         pad_token_id=0,
@@ -192,7 +186,7 @@ def run_gpu(args) -> None:
 
     torch.backends.cuda.matmul.allow_tf32 = True
     device, cuda = args.device, args.device.startswith("cuda")
-    config = llava_15_7b_config() if not args.tiny else tiny_config()
+    config = llava_config(tiny=args.tiny)
     started = time.time()
     torch.set_default_dtype(torch.bfloat16)  # build the 7B weights in bf16 directly on the device
     with torch.device(device):
@@ -297,38 +291,6 @@ def run_gpu(args) -> None:
             print(f"train_throughput summary: batch {b}: recipe {ratio:.2f}x TRL-default samples/s")
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=1))
-
-
-def tiny_config():
-    """A small model of the same shape family, to check this script on a CPU-only machine or a small GPU."""
-    from transformers import CLIPVisionConfig, LlamaConfig, LlavaConfig
-
-    vision = CLIPVisionConfig(
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        image_size=336,
-        patch_size=14,
-        projection_dim=64,
-    )
-    text = LlamaConfig(
-        vocab_size=32064,
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        max_position_embeddings=4096,
-        pad_token_id=0,
-    )
-    return LlavaConfig(
-        vision_config=vision,
-        text_config=text,
-        image_token_index=32000,
-        vision_feature_select_strategy="default",
-        vision_feature_layer=-2,
-    )
 
 
 # ----------------------------------------------------------------------------------------------------------- CPU

@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_help_reads_well():
     result = subprocess.run([sys.executable, "-m", "mirror_hf", "--help"], capture_output=True, text=True, check=True)
-    for command in ("build", "preview", "info"):
+    for command in ("build", "preview", "export", "info"):
         assert re.search(rf"^\s+{command}\s+\S", result.stdout, re.M)
     build_help = subprocess.run(
         [sys.executable, "-m", "mirror_hf", "build", "--help"], capture_output=True, text=True, check=True
