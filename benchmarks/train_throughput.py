@@ -307,7 +307,7 @@ def run_cpu(args) -> None:
     from mirror_hf.data.sources import BuildSources
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from tiny_llava import build_tiny_llava  # noqa: E402  (a tokenizer; the image side is set to LLaVA-1.5's)
+    from tiny_models import build_tiny_llava  # noqa: E402  (a tokenizer; the image side is set to LLaVA-1.5's)
     from transformers import AutoProcessor, CLIPImageProcessor
     from trl.trainer.sft_trainer import DataCollatorForVisionLanguageModeling
 

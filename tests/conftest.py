@@ -32,6 +32,6 @@ def release_dir(tmp_path) -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_llava(tmp_path_factory) -> Path:
-    from tiny_llava import build_tiny_llava
+    from tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))

@@ -1,4 +1,5 @@
-"""Build a tiny LLaVA (tokenizer, image processor, processor, model) fully offline, for tests and benchmarks."""
+"""Tiny models built fully offline for tests and benchmarks: a LLaVA (tokenizer, image processor, processor, model)
+and a text chat LM."""
 
 from __future__ import annotations
 
@@ -30,34 +31,19 @@ _CORPUS = [
 ]
 
 
-def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 14, vocab_size: int = 400) -> Path:
-    """Save a tiny random LLaVA + processor under ``path`` and return it. (image_size/patch_size)^2 image tokens."""
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import (
-        CLIPImageProcessor,
-        CLIPVisionConfig,
-        LlamaConfig,
-        LlavaConfig,
-        LlavaForConditionalGeneration,
-        LlavaProcessor,
-        PreTrainedTokenizerFast,
-    )
+def tiny_tokenizer(vocab_size: int = 400):
+    """A byte-level BPE trained here on a few lines of MIRROR-like text, with LLaVA's special tokens."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
 
-    path = Path(path)
     specials = ["<unk>", "<s>", "</s>", "<pad>", "<image>"]
     tok = Tokenizer(models.BPE(unk_token="<unk>"))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.train_from_iterator(
-        _CORPUS * 4,
-        trainers.BpeTrainer(
-            vocab_size=vocab_size, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet()
-        ),
-    )
-    from tokenizers import decoders
-
+    alphabet = pre_tokenizers.ByteLevel.alphabet()
+    trainer = trainers.BpeTrainer(vocab_size=vocab_size, special_tokens=specials, initial_alphabet=alphabet)
+    tok.train_from_iterator(_CORPUS * 4, trainer)
     tok.decoder = decoders.ByteLevel()
-    tokenizer = PreTrainedTokenizerFast(
+    return PreTrainedTokenizerFast(
         tokenizer_object=tok,
         unk_token="<unk>",
         bos_token="<s>",
@@ -65,6 +51,55 @@ def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 1
         pad_token="<pad>",
         extra_special_tokens={"image_token": "<image>"},
     )
+
+
+# A plain-text chat template (string contents) for the text LM.
+TEXT_CHAT_TEMPLATE = (
+    "{% for message in messages %}{{ message['role'].upper() + ': ' + message['content'] + ' ' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ 'ASSISTANT:' }}{% endif %}"
+)
+
+
+def build_tiny_lm(path: str | Path, vocab_size: int = 400) -> Path:
+    """Save a tiny random Llama chat LM + tokenizer under ``path`` (for `transformers serve` and local back-ends)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    path = Path(path)
+    tokenizer = tiny_tokenizer(vocab_size)
+    tokenizer.chat_template = TEXT_CHAT_TEMPLATE
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=2048,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 14, vocab_size: int = 400) -> Path:
+    """Save a tiny random LLaVA + processor under ``path`` and return it. (image_size/patch_size)^2 image tokens."""
+    import torch
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+    )
+
+    path = Path(path)
+    tokenizer = tiny_tokenizer(vocab_size)
     tokenizer.chat_template = CHAT_TEMPLATE
     image_processor = CLIPImageProcessor(
         size={"shortest_edge": image_size},

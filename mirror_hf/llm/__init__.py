@@ -1,0 +1,27 @@
+"""Chat back-ends shared by the simulation, the judges and synthesis: an OpenAI-compatible HTTP back-end, a local
+transformers back-end, one model-spec string (``openai:MODEL``, ``MODEL@URL``, ``local:PATH``), retries, a response
+cache and token accounting.
+
+Example:
+    >>> import asyncio
+    >>> from mirror_hf.llm import ChatRequest, load_backend
+    >>> backend = load_backend("openai:gpt-4o", cache_dir="~/.cache/mirror_hf/llm")             # doctest: +SKIP
+    >>> asyncio.run(backend.chat(ChatRequest.of([{"role": "user", "content": "Hi"}]))).text    # doctest: +SKIP
+"""
+
+from mirror_hf.llm.cache import ResponseCache
+from mirror_hf.llm.images import image_to_data_url, user_message
+from mirror_hf.llm.spec import load_backend, parse_spec
+from mirror_hf.llm.types import BackendError, ChatRequest, ChatResponse, TokenUsage
+
+__all__ = [
+    "BackendError",
+    "ChatRequest",
+    "ChatResponse",
+    "ResponseCache",
+    "TokenUsage",
+    "image_to_data_url",
+    "load_backend",
+    "parse_spec",
+    "user_message",
+]

@@ -1,0 +1,53 @@
+"""On-disk cache of chat responses, keyed by the whole request: back-end, model, messages and sampling.
+
+A rerun of an evaluation or simulation asks nothing twice. One JSON file per response, written atomically, so
+concurrent writers and a killed run leave no broken entries. Keys never include credentials.
+
+Example:
+    >>> cache = ResponseCache("/tmp/mirror-cache")
+    >>> cache.get("openai@https://api.openai.com/v1", "gpt-4o", request) is None     # doctest: +SKIP
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from mirror_hf.llm.types import ChatRequest, ChatResponse
+
+
+class ResponseCache:
+    def __init__(self, root: str | Path):
+        self.root = Path(root).expanduser()
+
+    @staticmethod
+    def key(endpoint: str, model: str, request: ChatRequest) -> str:
+        payload = json.dumps(
+            {"endpoint": endpoint, "model": model, "messages": request.messages_json, "sampling": request.sampling()},
+            sort_keys=True,
+        )
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, endpoint: str, model: str, request: ChatRequest) -> ChatResponse | None:
+        path = self._path(self.key(endpoint, model, request))
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (FileNotFoundError, json.JSONDecodeError):
+            return None
+        return ChatResponse(**{**data, "cached": True})
+
+    def put(self, endpoint: str, model: str, request: ChatRequest, response: ChatResponse) -> None:
+        path = self._path(self.key(endpoint, model, request))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        data = {k: v for k, v in vars(response).items() if k != "cached"}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False)
+        os.replace(tmp, path)

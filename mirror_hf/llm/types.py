@@ -1,0 +1,82 @@
+"""What every chat back-end takes and returns.
+
+Example:
+    >>> request = ChatRequest.of([{"role": "user", "content": "Hi"}], temperature=0.7, max_tokens=128)
+    >>> request.sampling()
+    {'temperature': 0.7, 'max_tokens': 128}
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+
+
+class BackendError(Exception):
+    """A back-end call that failed for good (after its retries): the caller records it and moves on."""
+
+    def __init__(self, message: str, *, status: int | None = None, attempts: int = 1):
+        super().__init__(message)
+        self.status, self.attempts = status, attempts
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat completion: OpenAI-style messages (images as ``image_url`` data URLs) and sampling parameters."""
+
+    messages_json: str  # canonical JSON, so a request is hashable and its cache key is stable
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    frequency_penalty: float | None = None
+    presence_penalty: float | None = None
+    seed: int | None = None
+    stop: tuple[str, ...] | None = None
+
+    @classmethod
+    def of(cls, messages: list[dict], **sampling) -> ChatRequest:
+        if "stop" in sampling and sampling["stop"] is not None:
+            sampling["stop"] = tuple(sampling["stop"])
+        return cls(json.dumps(messages, ensure_ascii=False, sort_keys=True), **sampling)
+
+    @property
+    def messages(self) -> list[dict]:
+        return json.loads(self.messages_json)
+
+    def sampling(self) -> dict:
+        """The sampling parameters that are set."""
+        out = {k: v for k, v in asdict(self).items() if k != "messages_json" and v is not None}
+        if "stop" in out:
+            out["stop"] = list(out["stop"])
+        return out
+
+
+@dataclass
+class ChatResponse:
+    text: str
+    model: str
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached: bool = False
+
+
+@dataclass
+class TokenUsage:
+    """Running totals of one back-end: calls made, answers from the cache, failures, tokens."""
+
+    calls: int = 0
+    cached: int = 0
+    failures: int = 0
+    retries: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    by_status: dict = field(default_factory=dict)
+
+    def add(self, response: ChatResponse) -> None:
+        if response.cached:
+            self.cached += 1
+            return
+        self.calls += 1
+        self.prompt_tokens += response.prompt_tokens
+        self.completion_tokens += response.completion_tokens
