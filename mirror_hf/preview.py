@@ -8,7 +8,6 @@ Example:
 
 from __future__ import annotations
 
-import base64
 from importlib import resources
 from pathlib import Path
 
@@ -17,15 +16,12 @@ from datasets import Image, List, load_dataset
 
 from mirror_hf import __version__
 from mirror_hf.errors import MirrorError
+from mirror_hf.llm.images import image_to_data_url
 from mirror_hf.schema import DIALOGUES
 
 
 def _data_uri(image: dict | None) -> str | None:
-    if not image or not image.get("bytes"):
-        return None
-    data = image["bytes"]
-    mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+    return image_to_data_url(image["bytes"]) if image and image.get("bytes") else None
 
 
 def _undecoded(ds):

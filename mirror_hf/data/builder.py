@@ -67,7 +67,7 @@ class MirrorBuilder(datasets.GeneratorBasedBuilder):
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("dataset_name", "mirror")
-        config_name = kwargs.get("config_name") or (args[0] if args else None) or self.DEFAULT_CONFIG_NAME
+        config_name = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
         # Rows of `dialogues` carry ~10 turn faces: small batches keep memory flat and row groups ~100 images.
         kwargs.setdefault("writer_batch_size", 10 if config_name == DIALOGUES else 100)
         super().__init__(*args, **kwargs)

@@ -118,7 +118,7 @@ def _build_config(name: str, sources: BuildSources, staging: Path, fingerprint: 
         config_name=name,
         cache_dir=str(staging / "cache"),
         hash=fingerprint.replace("+", "_"),
-        **{k: v for k, v in asdict(sources).items()},
+        **asdict(sources),
     )
     builder.download_and_prepare(output_dir=str(raw), file_format="parquet", max_shard_size=max_shard_size)
     shards = sorted(raw.glob(f"*-{split}*.parquet"))
