@@ -80,3 +80,19 @@ class TokenUsage:
         self.calls += 1
         self.prompt_tokens += response.prompt_tokens
         self.completion_tokens += response.completion_tokens
+
+
+class MeteredBackend:
+    """A view of a shared back-end that counts only the calls made through it (one session's tokens)."""
+
+    def __init__(self, backend):
+        self.inner, self.usage = backend, TokenUsage()
+
+    @property
+    def id(self) -> str:
+        return self.inner.id
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        response = await self.inner.chat(request)
+        self.usage.add(response)
+        return response

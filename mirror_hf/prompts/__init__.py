@@ -2,7 +2,7 @@
 
 A file is a short header (``what:``, ``source:``, ``placeholders:``), a line ``---``, then the template body.
 The body is used byte for byte, except the single newline that ends the file. Placeholders are filled with
-``str.format`` (the template's own text has no braces, so values may hold any character).
+``str.format`` (literal braces in a template are doubled; values may hold any character).
 
 Example:
     >>> from mirror_hf.prompts import load_prompt

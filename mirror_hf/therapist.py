@@ -1,0 +1,117 @@
+"""The MIRROR therapist: planning before the session, an emotional caption of each client face (P+EC), and a
+response from the very prompt builders the SFT data used.
+
+Variants: ``base`` (no planning), ``planning`` (P), ``planning_ec`` (P+EC).
+
+Example:
+    >>> from mirror_hf.llm import load_backend
+    >>> backend = load_backend("local:runs/mirror-llava-merged")            # doctest: +SKIP
+    >>> therapist = MirrorTherapist(backend, variant="planning_ec")          # doctest: +SKIP
+    >>> asyncio.run(therapist.plan(profile, face)).technique                 # doctest: +SKIP
+    'Reality Testing'
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from mirror_hf.data.cactus import infer_technique
+from mirror_hf.data.records import Turn
+from mirror_hf.data.sft import (
+    render_emotion_recognition_prompt,
+    render_history,
+    render_response_prompt,
+    to_trl_messages,
+)
+from mirror_hf.llm import ChatRequest, user_message
+from mirror_hf.prompts import load_prompt
+
+VARIANTS = {"base": "base", "planning": "planning", "planning_ec": "ec_planning"}  # -> SFT prompt variant
+THERAPIST_SAMPLING = {"temperature": 0.0, "max_tokens": 256}
+_TECHNIQUE = re.compile(r"CBT\s*technique\s*[:：]\s*(.*?)(?=\n\s*\n|\n\s*(?:\*\*)?Counsel+ing\s*plan|$)", re.I | re.S)
+_PLAN = re.compile(r"Counsel+ing\s*plan(?:ning)?\s*[:：]?\s*(?:\*\*)?\s*(.*)$", re.I | re.S)
+
+
+@dataclass(frozen=True)
+class Plan:
+    technique: str
+    plan: str
+    raw: str
+
+
+def parse_plan(text: str) -> Plan:
+    """Read ``CBT technique:\\n...\\n\\nCounseling planning:\\n...`` robustly (markdown, one-line forms, case).
+
+    The technique falls back to the first of the 12 techniques the text names; raises ValueError when neither a
+    technique nor a plan can be found.
+    """
+    clean = text.replace("**", "").strip()
+    technique_match, plan_match = _TECHNIQUE.search(clean), _PLAN.search(clean)
+    technique = technique_match.group(1).strip().splitlines()[0].strip(" -*") if technique_match else ""
+    plan = plan_match.group(1).strip() if plan_match else ""
+    if not technique or len(technique) > 60:
+        technique = infer_technique(clean) or technique
+    if not technique or not plan:
+        raise ValueError(f"no 'CBT technique:' / 'Counseling planning:' in {text[:120]!r}")
+    return Plan(technique=technique, plan=plan, raw=text)
+
+
+def llava_message(human_value: str, image) -> dict:
+    """A LLaVA-style human value (``<image>\\n...``) as one chat message with the image first."""
+    prompt, _ = to_trl_messages(human_value, "")
+    return user_message(prompt[0]["content"][1]["text"], [image] if image is not None else [])
+
+
+class MirrorTherapist:
+    """A VLM therapist speaking through any chat back-end (a merged MIRROR-LLaVA, base LLaVA, an API VLM)."""
+
+    def __init__(self, backend, variant: str = "planning_ec", sampling: dict | None = None, plan_retries: int = 2):
+        if variant not in VARIANTS:
+            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+        self.backend, self.variant = backend, variant
+        self.sampling = {**THERAPIST_SAMPLING, **(sampling or {})}
+        self.plan_retries = plan_retries
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend.id}:{self.variant}"
+
+    async def _ask(self, human_value: str, image) -> str:
+        request = ChatRequest.of([llava_message(human_value, image)], **self.sampling)
+        return (await self.backend.chat(request)).text
+
+    async def plan(self, profile: dict, image) -> Plan | None:
+        """The pre-session plan (P variants); None for ``base``. Unparsable answers are re-asked, then inferred."""
+        if self.variant == "base":
+            return None
+        prompt = load_prompt("therapist_planning").render(
+            personal_info=profile["personal_info"], reason=profile["reason_for_seeking_counseling"]
+        )
+        text = ""
+        for _ in range(self.plan_retries + 1):
+            text = await self._ask(prompt, image)
+            try:
+                return parse_plan(text)
+            except ValueError:
+                continue
+        return Plan(technique=infer_technique(text) or "Alternative Perspective", plan=text.strip(), raw=text)
+
+    async def caption(self, image) -> str | None:
+        """The client's emotional state read from the face (P+EC only)."""
+        if self.variant != "planning_ec":
+            return None
+        return (await self._ask(render_emotion_recognition_prompt(), image)).strip()
+
+    async def respond(self, profile: dict, history: list[Turn], image, plan: Plan | None, caption: str | None) -> str:
+        """The next therapist utterance; ``history`` holds what the therapist may see (no stage directions)."""
+        prompt = render_response_prompt(
+            VARIANTS[self.variant],
+            personal_info=profile["personal_info"],
+            reason=profile["reason_for_seeking_counseling"],
+            history=render_history(history),
+            technique=plan.technique if plan else None,
+            plan=plan.plan if plan else None,
+            emotional_state=caption or "Unclear",
+        )
+        return (await self._ask(prompt, image)).strip()
