@@ -149,3 +149,22 @@ def render_model_card(
         citation=CITATION,
     )
     return str(card)
+
+
+def render_sessions_card(report: dict) -> str:
+    """The card of a simulated-sessions dataset written by ``mirror-hf simulate``."""
+    data = DatasetCardData(
+        license="gpl-2.0",
+        language=["en"],
+        pretty_name="MIRROR simulated counseling sessions",
+        tags=["mirror-hf", "simulation", "psychotherapy", "cbt"],
+        configs=[
+            {
+                "config_name": "sessions",
+                "default": True,
+                "data_files": [{"split": "train", "path": "data/sessions/train-*.parquet"}],
+            }
+        ],
+    )
+    card = DatasetCard.from_template(data, template_str=_template("sessions_card.md"), report=report)
+    return str(card)

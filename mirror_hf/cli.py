@@ -105,6 +105,30 @@ def _parser() -> argparse.ArgumentParser:
     export.add_argument("--out", required=True, metavar="DIR", help="where to write the merged model")
     export.add_argument("--base", metavar="MODEL", help="base model (default: the one recorded in the adapter)")
 
+    simulate = sub.add_parser(
+        "simulate",
+        help="run therapist x resistant-client sessions and write a sessions dataset",
+        description="Simulate counseling sessions (paper App. J) for every profile, concurrently and resumably: "
+        "each finished session is appended to OUT/sessions.jsonl, a rerun skips what is done, and OUT becomes a "
+        "dataset that datasets.load_dataset(OUT) reads.",
+        epilog="model specs: openai:MODEL (key from OPENAI_API_KEY), MODEL@http://HOST:PORT/v1, local:PATH_OR_HUB_ID",
+    )
+    simulate.add_argument(
+        "--profiles",
+        default="mirror:eval_profiles",
+        metavar="DATASET[:CONFIG]",
+        help="built folder or Hub id, and config (default: mirror:eval_profiles)",
+    )
+    simulate.add_argument("--therapist", required=True, metavar="SPEC", help="the therapist model (a VLM)")
+    simulate.add_argument("--variant", choices=("base", "planning", "planning_ec"), default="planning_ec")
+    simulate.add_argument("--client", required=True, metavar="SPEC", help="the client model (authors: gpt-3.5-turbo)")
+    simulate.add_argument("--out", required=True, metavar="DIR")
+    simulate.add_argument("--sessions", type=int, help="only the first N profiles")
+    simulate.add_argument("--concurrency", type=int, default=8, help="sessions at once (default 8)")
+    simulate.add_argument("--faces", metavar="DIR", help="pre-generated faces {idx}/turn:{t}_*.png (default: identity)")
+    simulate.add_argument("--max-exchanges", type=int, default=20)
+    simulate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
     return parser
 
@@ -174,6 +198,47 @@ def _export(args) -> int:
     return 0
 
 
+def _simulate(args) -> int:
+    import asyncio
+
+    from datasets import load_dataset
+
+    from mirror_hf.llm import load_backend
+    from mirror_hf.paths import cache_dir
+    from mirror_hf.schema import CONFIG_SPLITS, EVAL_PROFILES
+    from mirror_hf.simulation.client import ResistantClient
+    from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
+    from mirror_hf.simulation.runner import run_sessions
+    from mirror_hf.therapist import MirrorTherapist
+
+    dataset, _, config = args.profiles.partition(":")
+    config = config or EVAL_PROFILES
+    profiles = load_dataset(dataset, config, split=CONFIG_SPLITS.get(config, "train"))
+    if args.sessions:
+        profiles = profiles.select(range(min(args.sessions, len(profiles))))
+    cache = args.cache_dir or cache_dir() / "llm"
+    options = {"max_concurrency": args.concurrency, "cache_dir": cache}
+    therapist = MirrorTherapist(load_backend(args.therapist, **options), variant=args.variant)
+    client = ResistantClient(load_backend(args.client, **options))
+    faces = FolderFaces(args.faces) if args.faces else IdentityFaces()
+    report = asyncio.run(
+        run_sessions(
+            list(profiles),
+            therapist,
+            client,
+            args.out,
+            faces=faces,
+            concurrency=args.concurrency,
+            max_exchanges=args.max_exchanges,
+        )
+    )
+    print(
+        f"{report['sessions']} sessions in {args.out} ({report['end_reasons']}); "
+        f"load them with datasets.load_dataset({args.out!r})"
+    )
+    return 0
+
+
 def _info(args) -> int:
     import datasets.config
     import huggingface_hub.constants
@@ -211,7 +276,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        return {"build": _build, "preview": _preview, "export": _export, "info": _info}[args.command](args)
+        commands = {"build": _build, "preview": _preview, "export": _export, "simulate": _simulate, "info": _info}
+        return commands[args.command](args)
     except MirrorError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

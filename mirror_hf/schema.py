@@ -146,3 +146,32 @@ def config_data_files(config: str) -> list[dict[str, str]]:
     """The ``data_files`` entry of ``config`` in a dataset card's ``configs:``."""
     split = CONFIG_SPLITS[config]
     return [{"split": split, "path": f"{DATA_DIR}/{config}/{split}-*.parquet"}]
+
+
+# Simulation output: one row per session (mirror_hf.simulation.runner).
+SESSION_FEATURES = Features(
+    {
+        "session_id": Value("string"),
+        "profile_idx": Value("string"),
+        "therapist": Value("string"),
+        "client": Value("string"),
+        "variant": Value("string"),
+        "technique": Value("string"),
+        "plan": Value("string"),
+        "end_reason": Value("string"),
+        "error": Value("string"),
+        "exchanges": Value("int32"),
+        "prompt_tokens": Value("int64"),
+        "completion_tokens": Value("int64"),
+        "turns": List(
+            {
+                "speaker": Value("string"),
+                "text": Value("string"),
+                "stage_direction": Value("string"),
+                "raw": Value("string"),
+                "emotional_caption": Value("string"),
+                "image": Image(),
+            }
+        ),
+    }
+)

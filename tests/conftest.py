@@ -1,5 +1,8 @@
 import os
+import socket
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -35,3 +38,46 @@ def tiny_llava(tmp_path_factory) -> Path:
     from tiny_models import build_tiny_llava
 
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_lm(tmp_path_factory):
+    from tiny_models import build_tiny_lm
+
+    return build_tiny_lm(tmp_path_factory.mktemp("tiny-lm"))
+
+
+@pytest.fixture(scope="session")
+def transformers_serve(tiny_lm):
+    """`transformers serve` on the tiny LM, on a free loopback port."""
+    import urllib.request
+
+    port = _free_port()
+    cli = Path(sys.executable).parent / "transformers"
+    proc = subprocess.Popen(
+        [str(cli), "serve", str(tiny_lm), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.time() + 120
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=1)
+            break
+        except OSError:
+            if proc.poll() is not None:
+                raise RuntimeError("transformers serve exited: " + proc.stdout.read()[-2000:]) from None
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        raise RuntimeError("transformers serve did not come up in 120 s")
+    yield f"{tiny_lm}@http://127.0.0.1:{port}/v1"
+    proc.terminate()
+    proc.wait(timeout=30)

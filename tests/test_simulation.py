@@ -199,3 +199,14 @@ def test_session_with_transformers_backends(tiny_llava, tmp_path):
     assert result.technique and result.plan is not None
     assert all(t.emotional_caption is not None for t in result.turns if t.speaker == "therapist")
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
+
+
+def test_client_answer_parsing():
+    from mirror_hf.simulation.client import parse_client_utterance
+
+    turn = parse_client_utterance("**Client:** [Sighs] Fine,\x07 I guess. [Looks away]\nCounselor: Good.")
+    assert (turn.stage_direction, turn.statement, turn.ended) == ("Sighs; Looks away", "Fine, I guess.", False)
+    assert parse_client_utterance("Client: [Shrugs] [/END]").ended
+    for bad in ("Counselor: I will answer for the client.", "   ", "Client: "):
+        with pytest.raises(ValueError):
+            parse_client_utterance(bad)

@@ -1,0 +1,155 @@
+"""Run many sessions concurrently, append each finished one to ``sessions.jsonl``, resume after a crash, and write
+a sessions dataset (parquet + card) that ``load_dataset(OUT)`` reads.
+
+A run folder holds one therapist x variant x client. A session's id is its profile's idx, so a rerun skips what
+is done and never duplicates; a line torn by a crash is dropped and its session run again.
+
+Example:
+    >>> report = asyncio.run(run_sessions(profiles, therapist, client, "runs/sim-pec"))   # doctest: +SKIP
+    >>> report["end_reasons"]                                                            # doctest: +SKIP
+    {'client_ended': 412, 'turn_limit': 171, 'disengaged': 17}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+from datasets.utils.tqdm import tqdm
+
+from mirror_hf.schema import DATA_DIR, SESSION_FEATURES
+from mirror_hf.simulation.faces import IdentityFaces
+from mirror_hf.simulation.session import SessionResult, run_session
+
+SESSIONS_FILE = "sessions.jsonl"
+FACES_DIR = "faces"
+
+
+def read_sessions(out_dir: str | Path) -> list[dict]:
+    """The complete session records of a run folder; a torn last line (a crash mid-write) is cut off the file."""
+    path = Path(out_dir) / SESSIONS_FILE
+    if not path.exists():
+        return []
+    data = path.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with path.open("r+b") as f:
+            f.truncate(len(complete))
+    records = {}
+    for line in complete.decode("utf-8").splitlines():
+        if line.strip():
+            record = json.loads(line)
+            records[record["session_id"]] = record
+    return list(records.values())
+
+
+def _record(result: SessionResult, out: Path) -> dict:
+    turns = []
+    for t, turn in enumerate(result.turns):
+        image = None
+        if turn.image is not None:
+            image = f"{FACES_DIR}/{result.profile_idx}/turn_{t}.png"
+            (out / image).parent.mkdir(parents=True, exist_ok=True)
+            turn.image.save(out / image)
+        turns.append(
+            {
+                "speaker": turn.speaker,
+                "text": turn.text,
+                "stage_direction": turn.stage_direction,
+                "raw": turn.raw,
+                "emotional_caption": turn.emotional_caption,
+                "image": image,
+            }
+        )
+    return {
+        "session_id": result.profile_idx,
+        "profile_idx": result.profile_idx,
+        "therapist": result.therapist,
+        "client": result.client,
+        "variant": result.variant,
+        "technique": result.technique,
+        "plan": result.plan,
+        "end_reason": result.end_reason,
+        "error": result.error,
+        "exchanges": result.exchanges,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        "turns": turns,
+    }
+
+
+async def run_sessions(
+    profiles: list[dict],
+    therapist,
+    client,
+    out_dir: str | Path,
+    *,
+    faces=None,
+    concurrency: int = 8,
+    vision: bool = True,
+    max_exchanges: int = 20,
+) -> dict:
+    """Play every profile's session not yet in ``out_dir``; returns the run report (also written as JSON)."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    faces = faces or IdentityFaces()
+    done = {r["session_id"] for r in read_sessions(out)}
+    todo = [p for p in profiles if p["idx"] not in done]
+    semaphore = asyncio.Semaphore(concurrency)
+    write_lock = asyncio.Lock()
+    stats = Counter()
+    bar = tqdm(total=len(profiles), initial=len(profiles) - len(todo), desc="Sessions", unit="session")
+
+    async def one(profile):
+        async with semaphore:
+            result = await run_session(profile, therapist, client, faces, vision=vision, max_exchanges=max_exchanges)
+        record = _record(result, out)
+        async with write_lock:
+            with (out / SESSIONS_FILE).open("a", encoding="utf-8") as f:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+        stats["turns"] += len(record["turns"])
+        stats["tokens"] += record["prompt_tokens"] + record["completion_tokens"]
+        stats["failures"] += record["end_reason"] in ("malformed_client", "backend_error")
+        bar.set_postfix(turns=stats["turns"], tokens=stats["tokens"], failures=stats["failures"])
+        bar.update()
+
+    await asyncio.gather(*(one(p) for p in todo))
+    bar.close()
+    return write_sessions_dataset(out)
+
+
+def write_sessions_dataset(out_dir: str | Path) -> dict:
+    """``data/sessions/train-00000-of-00001.parquet`` + ``README.md`` from ``sessions.jsonl`` (faces embedded)."""
+    from datasets import Dataset
+
+    from mirror_hf.cards import render_sessions_card
+
+    out = Path(out_dir)
+    records = sorted(read_sessions(out), key=lambda r: r["session_id"])
+    rows = []
+    for record in records:
+        turns = [
+            {**t, "image": {"bytes": (out / t["image"]).read_bytes(), "path": t["image"]} if t["image"] else None}
+            for t in record["turns"]
+        ]
+        rows.append({**record, "turns": turns})
+    target = out / DATA_DIR / "sessions"
+    target.mkdir(parents=True, exist_ok=True)
+    Dataset.from_list(rows, features=SESSION_FEATURES).to_parquet(str(target / "train-00000-of-00001.parquet"))
+    report = {
+        "sessions": len(records),
+        "end_reasons": dict(Counter(r["end_reason"] for r in records)),
+        "exchanges_mean": sum(r["exchanges"] for r in records) / max(1, len(records)),
+        "prompt_tokens": sum(r["prompt_tokens"] for r in records),
+        "completion_tokens": sum(r["completion_tokens"] for r in records),
+        "therapists": sorted({r["therapist"] for r in records}),
+        "clients": sorted({r["client"] for r in records}),
+    }
+    (out / "README.md").write_text(render_sessions_card(report), encoding="utf-8")
+    (out / "run_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report
