@@ -26,11 +26,8 @@ class ResponseCache:
 
     @staticmethod
     def key(endpoint: str, model: str, request: ChatRequest) -> str:
-        payload = json.dumps(
-            {"endpoint": endpoint, "model": model, "messages": request.messages_json, "sampling": request.sampling()},
-            sort_keys=True,
-        )
-        return hashlib.sha256(payload.encode()).hexdigest()
+        head = json.dumps({"endpoint": endpoint, "model": model, "sampling": request.sampling()}, sort_keys=True)
+        return hashlib.sha256(head.encode() + b"\0" + request.messages_json.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"

@@ -11,20 +11,26 @@ from __future__ import annotations
 
 import base64
 import io
+import weakref
 
 from PIL import Image
+
+# A face goes out with several calls (plan, caption, response): encode it once while the image lives.
+_ENCODED: dict[int, str] = {}
 
 
 def image_to_data_url(image: Image.Image | bytes) -> str:
     """A PNG (or the given encoded bytes, JPEG or PNG) as a ``data:`` URL."""
     if isinstance(image, Image.Image):
-        buffer = io.BytesIO()
-        image.convert("RGB").save(buffer, format="PNG")
-        data, mime = buffer.getvalue(), "image/png"
-    else:
-        data = image
-        mime = "image/png" if data[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
-    return f"data:{mime};base64,{base64.b64encode(data).decode()}"
+        key = id(image)
+        if key not in _ENCODED:
+            buffer = io.BytesIO()
+            image.convert("RGB").save(buffer, format="PNG")
+            _ENCODED[key] = f"data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}"
+            weakref.finalize(image, _ENCODED.pop, key, None)
+        return _ENCODED[key]
+    mime = "image/png" if image[:8] == b"\x89PNG\r\n\x1a\n" else "image/jpeg"
+    return f"data:{mime};base64,{base64.b64encode(image).decode()}"
 
 
 def data_url_to_image(url: str) -> Image.Image:

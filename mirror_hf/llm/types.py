@@ -33,19 +33,22 @@ class ChatRequest:
     seed: int | None = None
     stop: tuple[str, ...] | None = None
 
+    _messages: list | None = field(default=None, compare=False, hash=False, repr=False)
+
     @classmethod
     def of(cls, messages: list[dict], **sampling) -> ChatRequest:
         if "stop" in sampling and sampling["stop"] is not None:
             sampling["stop"] = tuple(sampling["stop"])
-        return cls(json.dumps(messages, ensure_ascii=False, sort_keys=True), **sampling)
+        return cls(json.dumps(messages, ensure_ascii=False, sort_keys=True), **sampling, _messages=messages)
 
     @property
     def messages(self) -> list[dict]:
-        return json.loads(self.messages_json)
+        # the caller's list when there is one (faces make requests large: no JSON round trip per call)
+        return self._messages if self._messages is not None else json.loads(self.messages_json)
 
     def sampling(self) -> dict:
         """The sampling parameters that are set."""
-        out = {k: v for k, v in asdict(self).items() if k != "messages_json" and v is not None}
+        out = {k: v for k, v in asdict(self).items() if k not in ("messages_json", "_messages") and v is not None}
         if "stop" in out:
             out["stop"] = list(out["stop"])
         return out

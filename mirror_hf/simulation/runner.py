@@ -47,13 +47,15 @@ def read_sessions(out_dir: str | Path) -> list[dict]:
 
 
 def _record(result: SessionResult, out: Path) -> dict:
-    turns = []
+    turns, saved = [], {}  # the same face object on several turns (identity faces) is written once
     for t, turn in enumerate(result.turns):
         image = None
         if turn.image is not None:
-            image = f"{FACES_DIR}/{result.profile_idx}/turn_{t}.png"
-            (out / image).parent.mkdir(parents=True, exist_ok=True)
-            turn.image.save(out / image)
+            image = saved.get(id(turn.image))
+            if image is None:
+                image = saved[id(turn.image)] = f"{FACES_DIR}/{result.profile_idx}/turn_{t}.png"
+                (out / image).parent.mkdir(parents=True, exist_ok=True)
+                turn.image.save(out / image)
         turns.append(
             {
                 "speaker": turn.speaker,
