@@ -121,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--therapist", required=True, metavar="SPEC", help="the therapist model (a VLM)")
     simulate.add_argument("--variant", choices=("base", "planning", "planning_ec"), default="planning_ec")
+    simulate.add_argument(
+        "--text-only",
+        action="store_true",
+        help="a text-only baseline therapist (CACTUS-style counselor, no faces); variant base|planning",
+    )
     simulate.add_argument("--client", required=True, metavar="SPEC", help="the client model (authors: gpt-3.5-turbo)")
     simulate.add_argument("--out", required=True, metavar="DIR")
     simulate.add_argument("--sessions", type=int, help="only the first N profiles")
@@ -209,7 +214,7 @@ def _simulate(args) -> int:
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
     from mirror_hf.simulation.runner import run_sessions
-    from mirror_hf.therapist import MirrorTherapist
+    from mirror_hf.therapist import MirrorTherapist, TextTherapist
 
     dataset, _, config = args.profiles.partition(":")
     config = config or EVAL_PROFILES
@@ -218,7 +223,11 @@ def _simulate(args) -> int:
         profiles = profiles.select(range(min(args.sessions, len(profiles))))
     cache = args.cache_dir or cache_dir() / "llm"
     options = {"max_concurrency": args.concurrency, "cache_dir": cache}
-    therapist = MirrorTherapist(load_backend(args.therapist, **options), variant=args.variant)
+    therapist_backend = load_backend(args.therapist, **options)
+    if args.text_only:
+        therapist = TextTherapist(therapist_backend, variant=args.variant)
+    else:
+        therapist = MirrorTherapist(therapist_backend, variant=args.variant)
     client = ResistantClient(load_backend(args.client, **options))
     faces = FolderFaces(args.faces) if args.faces else IdentityFaces()
     report = asyncio.run(
@@ -230,6 +239,7 @@ def _simulate(args) -> int:
             faces=faces,
             concurrency=args.concurrency,
             max_exchanges=args.max_exchanges,
+            vision=not args.text_only,
         )
     )
     print(

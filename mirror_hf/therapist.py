@@ -115,3 +115,67 @@ class MirrorTherapist:
             emotional_state=caption or "Unclear",
         )
         return (await self._ask(prompt, image)).strip()
+
+
+_IMAGE_HEADER = "<image>\nThe image above shows the client.\n"
+_COUNSELOR_PREFIX = re.compile(r"^\s*(?:\*\*)?(?:counsel+or|therapist)(?:\*\*)?\s*:\s*(?:\*\*)?\s*", re.I)
+_CLIENT_LINE = re.compile(r"^\s*(?:\*\*)?client(?:\*\*)?\s*:", re.I | re.M)
+
+
+def clean_counselor_answer(text: str) -> str:
+    """One counselor utterance: no ``Counselor:`` prefix, nothing from a ``Client:`` line on."""
+    text = _COUNSELOR_PREFIX.sub("", text.strip(), count=1)
+    client = _CLIENT_LINE.search(text)
+    return (text[: client.start()] if client else text).strip()
+
+
+class TextTherapist:
+    """A text-only baseline (Llama-3-8B-Instruct, GPT-3.5-turbo, CAMEL) in a CACTUS-style counselor setup.
+
+    It sees the dialogue as ``Counselor:`` / ``Client:`` lines (no faces, no stage directions) and plans with the
+    MIRROR planning prompt minus its image lines. The wording is ours: CACTUS's own prompts differ (see
+    ``prompts/counselor_text.txt``).
+    """
+
+    def __init__(self, backend, variant: str = "planning", sampling: dict | None = None, plan_retries: int = 2):
+        if variant not in ("base", "planning"):
+            raise ValueError(f"a text therapist's variant is base or planning, got {variant!r}")
+        self.backend, self.variant = backend, variant
+        self.sampling = {**THERAPIST_SAMPLING, **(sampling or {})}
+        self.plan_retries = plan_retries
+
+    @property
+    def id(self) -> str:
+        return f"{self.backend.id}:text-{self.variant}"
+
+    async def plan(self, profile: dict, image=None) -> Plan | None:
+        if self.variant == "base":
+            return None
+        prompt = (
+            load_prompt("therapist_planning")
+            .render(personal_info=profile["personal_info"], reason=profile["reason_for_seeking_counseling"])
+            .removeprefix(_IMAGE_HEADER)
+        )
+        text = ""
+        for _ in range(self.plan_retries + 1):
+            text = (await self.backend.chat(ChatRequest.of([user_message(prompt)], **self.sampling))).text
+            try:
+                return parse_plan(text)
+            except ValueError:
+                continue
+        return Plan(technique=infer_technique(text) or "Alternative Perspective", plan=text.strip(), raw=text)
+
+    async def caption(self, image) -> None:
+        return None
+
+    async def respond(self, profile: dict, history: list[Turn], image, plan: Plan | None, caption) -> str:
+        plan_section = f"- CBT technique: {plan.technique}\n- Counseling plan:\n{plan.plan}\n" if plan else ""
+        lines = "\n".join(f"{'Counselor' if t.speaker == 'therapist' else 'Client'}: {t.statement}" for t in history)
+        system = load_prompt("counselor_text").render(
+            personal_info=profile["personal_info"],
+            reason=profile["reason_for_seeking_counseling"],
+            plan_section=plan_section,
+            history=lines or "(the session starts now)",
+        )
+        messages = [{"role": "system", "content": system}, {"role": "user", "content": "Counselor:"}]
+        return clean_counselor_answer((await self.backend.chat(ChatRequest.of(messages, **self.sampling))).text)

@@ -276,3 +276,20 @@ def test_local_vlm_backend_reads_the_image(tiny_llava):
     assert int((ids == backend.model.config.image_token_index).sum()) == 4
     assert response.prompt_tokens == len(ids)  # the model saw the image's 4 tokens and the prompt
     assert response.completion_tokens >= 1
+
+
+def test_a_session_against_a_server_that_keeps_failing_ends_with_the_reason(server_factory):
+    from test_simulation import PROFILE
+
+    from mirror_hf.simulation.client import ResistantClient
+    from mirror_hf.simulation.faces import IdentityFaces
+    from mirror_hf.simulation.session import run_session
+    from mirror_hf.therapist import MirrorTherapist
+
+    client_server = server_factory()  # the client answers ("answer N": no stage direction, still well formed)
+    therapist_server = server_factory([(503, {"Retry-After": "0"})] * 10)
+    therapist = MirrorTherapist(OpenAICompatBackend("vlm", therapist_server.url, max_attempts=3), variant="base")
+    client = ResistantClient(OpenAICompatBackend("client", client_server.url))
+    result = asyncio.run(run_session(PROFILE, therapist, client, IdentityFaces()))
+    assert result.end_reason == "backend_error" and "gave up after 3 attempts" in result.error and "503" in result.error
+    assert len(therapist_server.requests) == 3 and result.exchanges == 0

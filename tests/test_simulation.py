@@ -210,3 +210,32 @@ def test_client_answer_parsing():
     for bad in ("Counselor: I will answer for the client.", "   ", "Client: "):
         with pytest.raises(ValueError):
             parse_client_utterance(bad)
+
+
+def test_text_only_baseline_sees_no_faces_and_no_stage_directions():
+    from mirror_hf.therapist import TextTherapist, clean_counselor_answer
+
+    def answers(request):
+        prompt = text_of(request)
+        if "Choose an appropriate CBT technique" in prompt:
+            return "CBT technique: Evidence-Based Questioning\nCounseling planning:\n1. Weigh the evidence."
+        return "Counselor: What makes you sure of that?\nClient: I just know."
+
+    therapist_backend = ScriptedBackend("llama", answers)
+    client_backend = ScriptedBackend("client", ["Client: [Frowns] Nobody buys it.", "Client: [Shrugs] Ok. [/END]"])
+    therapist = TextTherapist(therapist_backend, variant="planning")
+    result = asyncio.run(
+        run_session(PROFILE, therapist, ResistantClient(client_backend), IdentityFaces(), vision=False)
+    )
+    assert result.end_reason == "client_ended" and result.exchanges == 2 and result.turns[0].speaker == "therapist"
+    assert [t.text for t in result.turns if t.speaker == "therapist"] == ["What makes you sure of that?"] * 2
+    assert all(t.image is None for t in result.turns)
+    requests = [r for r in therapist_backend.requests]
+    assert all(isinstance(m["content"], str) for r in requests for m in r.messages)  # no image anywhere
+    planning = text_of(requests[0])
+    assert planning.startswith("You are a counselor specializing in CBT") and "image" not in planning
+    last = text_of(requests[-1])
+    assert "Client: Nobody buys it." in last and "Frowns" not in last
+    assert "- CBT technique: Evidence-Based Questioning" in last
+    assert result.technique == "Evidence-Based Questioning"
+    assert clean_counselor_answer("**Counselor:** Hi.\nClient: hey") == "Hi."
