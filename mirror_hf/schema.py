@@ -39,12 +39,7 @@ CBT_TECHNIQUES: tuple[str, ...] = (
     "Problem-Solving Skills Training",
     "Systematic Exposure",
 )
-# Where a dialogue's cbt_technique came from.
-TECHNIQUE_SOURCES: tuple[str, ...] = ("release", "cactus", "inferred")
-
-SPEAKERS: tuple[str, ...] = ("therapist", "client")
 SFT_TASKS: tuple[str, ...] = ("response", "emotion_recognition")
-IMAGE_SOURCES: tuple[str, ...] = ("turn", "identity")
 
 # Config name -> (split name, SFT prompt variant or None).
 DIALOGUES, EVAL_PROFILES = "dialogues", "eval_profiles"

@@ -76,6 +76,7 @@ class TransformersBackend:
         self.tokenizer = getattr(self.processor, "tokenizer", self.processor)
         self._queues: dict = {}
         self._lock = threading.Lock()  # one generate at a time on the model
+        self._warned = False
 
     @property
     def id(self) -> str:
@@ -121,6 +122,10 @@ class TransformersBackend:
         import torch
 
         sampling = requests[0].sampling()
+        ignored = [k for k in UNSUPPORTED if k in sampling]
+        if ignored and not self._warned:
+            logger.warning("%s: transformers has no %s; generating without them", self.id, " or ".join(ignored))
+            self._warned = True
         texts, images = [], []
         for request in requests:
             messages, request_images = _to_processor_messages(request.messages, self.is_vlm)

@@ -22,7 +22,7 @@ from datasets.utils.tqdm import tqdm
 
 from mirror_hf.schema import DATA_DIR, SESSION_FEATURES
 from mirror_hf.simulation.faces import IdentityFaces
-from mirror_hf.simulation.session import SessionResult, run_session
+from mirror_hf.simulation.session import FAILURE_REASONS, SessionResult, run_session
 
 SESSIONS_FILE = "sessions.jsonl"
 FACES_DIR = "faces"
@@ -116,7 +116,7 @@ async def run_sessions(
                 os.fsync(f.fileno())
         stats["turns"] += len(record["turns"])
         stats["tokens"] += record["prompt_tokens"] + record["completion_tokens"]
-        stats["failures"] += record["end_reason"] in ("malformed_client", "backend_error")
+        stats["failures"] += record["end_reason"] in FAILURE_REASONS
         bar.set_postfix(turns=stats["turns"], tokens=stats["tokens"], failures=stats["failures"])
         bar.update()
 

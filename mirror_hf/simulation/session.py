@@ -23,7 +23,7 @@ from mirror_hf.llm import BackendError
 from mirror_hf.llm.types import MeteredBackend
 from mirror_hf.simulation.client import MalformedClientTurn
 
-END_REASONS = ("client_ended", "turn_limit", "disengaged", "malformed_client", "backend_error")
+FAILURE_REASONS = ("malformed_client", "backend_error")  # ends that are failures, not outcomes
 
 
 @dataclass
