@@ -57,6 +57,25 @@ def parse_plan(text: str) -> Plan:
     return Plan(technique=technique, plan=plan, raw=text)
 
 
+def planning_prompt(profile: dict) -> str:
+    return load_prompt("therapist_planning").render(
+        personal_info=profile["personal_info"], reason=profile["reason_for_seeking_counseling"]
+    )
+
+
+async def ask_for_plan(ask, prompt: str, retries: int) -> Plan:
+    """Ask ``ask(prompt)`` for a plan; re-ask unparsable answers ``retries`` times, then keep the last answer as the
+    plan with the technique it names (or a neutral one)."""
+    text = ""
+    for _ in range(retries + 1):
+        text = await ask(prompt)
+        try:
+            return parse_plan(text)
+        except ValueError:
+            continue
+    return Plan(technique=infer_technique(text) or "Alternative Perspective", plan=text.strip(), raw=text)
+
+
 def llava_message(human_value: str, image) -> dict:
     """A LLaVA-style human value (``<image>\\n...``) as one chat message with the image first."""
     prompt, _ = to_trl_messages(human_value, "")
@@ -85,17 +104,7 @@ class MirrorTherapist:
         """The pre-session plan (P variants); None for ``base``. Unparsable answers are re-asked, then inferred."""
         if self.variant == "base":
             return None
-        prompt = load_prompt("therapist_planning").render(
-            personal_info=profile["personal_info"], reason=profile["reason_for_seeking_counseling"]
-        )
-        text = ""
-        for _ in range(self.plan_retries + 1):
-            text = await self._ask(prompt, image)
-            try:
-                return parse_plan(text)
-            except ValueError:
-                continue
-        return Plan(technique=infer_technique(text) or "Alternative Perspective", plan=text.strip(), raw=text)
+        return await ask_for_plan(lambda prompt: self._ask(prompt, image), planning_prompt(profile), self.plan_retries)
 
     async def caption(self, image) -> str | None:
         """The client's emotional state read from the face (P+EC only)."""
@@ -151,19 +160,11 @@ class TextTherapist:
     async def plan(self, profile: dict, image=None) -> Plan | None:
         if self.variant == "base":
             return None
-        prompt = (
-            load_prompt("therapist_planning")
-            .render(personal_info=profile["personal_info"], reason=profile["reason_for_seeking_counseling"])
-            .removeprefix(_IMAGE_HEADER)
-        )
-        text = ""
-        for _ in range(self.plan_retries + 1):
-            text = (await self.backend.chat(ChatRequest.of([user_message(prompt)], **self.sampling))).text
-            try:
-                return parse_plan(text)
-            except ValueError:
-                continue
-        return Plan(technique=infer_technique(text) or "Alternative Perspective", plan=text.strip(), raw=text)
+
+        async def ask(prompt: str) -> str:
+            return (await self.backend.chat(ChatRequest.of([user_message(prompt)], **self.sampling))).text
+
+        return await ask_for_plan(ask, planning_prompt(profile).removeprefix(_IMAGE_HEADER), self.plan_retries)
 
     async def caption(self, image) -> None:
         return None

@@ -60,28 +60,34 @@ TEXT_CHAT_TEMPLATE = (
 )
 
 
-def build_tiny_lm(path: str | Path, vocab_size: int = 400) -> Path:
-    """Save a tiny random Llama chat LM + tokenizer under ``path`` (for `transformers serve` and local back-ends)."""
-    import torch
-    from transformers import LlamaConfig, LlamaForCausalLM
+def tiny_llama_config(tokenizer):
+    """A 2-layer, 32-wide Llama for ``tokenizer``."""
+    from transformers import LlamaConfig
 
-    path = Path(path)
-    tokenizer = tiny_tokenizer(vocab_size)
-    tokenizer.chat_template = TEXT_CHAT_TEMPLATE
-    torch.manual_seed(0)
-    config = LlamaConfig(
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=32,
         intermediate_size=64,
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=2048,
+        max_position_embeddings=4096,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    LlamaForCausalLM(config).save_pretrained(path)
+
+
+def build_tiny_lm(path: str | Path, vocab_size: int = 400) -> Path:
+    """Save a tiny random Llama chat LM + tokenizer under ``path`` (for `transformers serve` and local back-ends)."""
+    import torch
+    from transformers import LlamaForCausalLM
+
+    path = Path(path)
+    tokenizer = tiny_tokenizer(vocab_size)
+    tokenizer.chat_template = TEXT_CHAT_TEMPLATE
+    torch.manual_seed(0)
+    LlamaForCausalLM(tiny_llama_config(tokenizer)).save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
 
@@ -92,7 +98,6 @@ def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 1
     from transformers import (
         CLIPImageProcessor,
         CLIPVisionConfig,
-        LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
         LlavaProcessor,
@@ -127,18 +132,7 @@ def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 1
             patch_size=patch_size,
             projection_dim=16,
         ),
-        text_config=LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=32,
-            intermediate_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            num_key_value_heads=2,
-            max_position_embeddings=4096,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-        ),
+        text_config=tiny_llama_config(tokenizer),
         image_token_index=tokenizer.convert_tokens_to_ids("<image>"),
         vision_feature_select_strategy="default",
         vision_feature_layer=-2,
