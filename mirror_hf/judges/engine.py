@@ -1,0 +1,161 @@
+"""Run an instrument over sessions: one judge call per (session, item), bounded re-asks of unreadable answers,
+NaN (never 0) when none can be read, optional n samples averaged, every prompt and raw judgement kept.
+
+Example:
+    >>> results = asyncio.run(judge_wai(sessions, load_backend("openai:gpt-4o")))     # doctest: +SKIP
+    >>> summarize(results)["dimensions"]["bond"]["mean"]                              # doctest: +SKIP
+    3.48
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mirror_hf.judges import counseling_eval, wai
+from mirror_hf.judges.transcript import render_transcript
+from mirror_hf.llm import BackendError, ChatRequest
+
+WAI_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512}
+
+
+@dataclass
+class Judgement:
+    session: int
+    instrument: str
+    item: str
+    dimension: str
+    score: float  # NaN when no answer could be read
+    prompt: str
+    raw: list[str] = field(default_factory=list)
+    failure: str | None = None
+
+
+@dataclass(frozen=True)
+class Item:
+    name: str
+    dimension: str
+    render: Callable[[str], str]  # transcript -> prompt
+    parse: Callable[[str], int | None]
+
+
+def wai_items(items=wai.WAI_ITEMS) -> list[Item]:
+    return [
+        Item(f"q{i.number}", i.dimension, lambda t, i=i: wai.render_wai_prompt(t, i), wai.parse_wai_rating)
+        for i in items
+    ]
+
+
+def counseling_items(rubrics: dict[str, str]) -> list[Item]:
+    criteria = {c.name: c for c in counseling_eval.CRITERIA}
+    return [
+        Item(
+            name,
+            criteria[name].group,
+            lambda t, tpl=tpl: counseling_eval.render_counseling_prompt(tpl, t),
+            counseling_eval.parse_counseling_score,
+        )
+        for name, tpl in rubrics.items()
+    ]
+
+
+async def judge_sessions(
+    sessions: list[list[dict]],
+    items: list[Item],
+    backend,
+    *,
+    instrument: str,
+    sampling: dict,
+    reasks: int = 3,
+    samples: int = 1,
+) -> list[Judgement]:
+    """Every (session, item) judgement; the back-end's own bound limits concurrency."""
+    transcripts = [render_transcript(s) for s in sessions]
+
+    async def one(s: int, item: Item) -> Judgement:
+        prompt = item.render(transcripts[s])
+        judgement = Judgement(s, instrument, item.name, item.dimension, math.nan, prompt)
+        scores = []
+        for k in range(samples):
+            for attempt in range(reasks + 1):
+                params = dict(sampling)
+                if attempt or samples > 1:  # another seed, so neither the cache nor the server repeats itself
+                    params["seed"] = 1000 * k + attempt
+                try:
+                    text = (await backend.chat(ChatRequest.of([{"role": "user", "content": prompt}], **params))).text
+                except BackendError as err:
+                    judgement.failure = f"backend: {err}"
+                    return judgement
+                judgement.raw.append(text)
+                score = item.parse(text)
+                if score is not None:
+                    scores.append(score)
+                    break
+        if scores:
+            judgement.score = statistics.fmean(scores)
+        else:
+            judgement.failure = f"unreadable after {reasks + 1} tries: {judgement.raw[-1][:80]!r}"
+        return judgement
+
+    return await asyncio.gather(*(one(s, item) for s in range(len(sessions)) for item in items))
+
+
+async def judge_wai(sessions, backend, *, items=wai.WAI_ITEMS, **kwargs) -> list[Judgement]:
+    return await judge_sessions(
+        sessions, wai_items(items), backend, instrument="wai", sampling=kwargs.pop("sampling", WAI_SAMPLING), **kwargs
+    )
+
+
+async def judge_counseling(sessions, backend, *, rubrics: dict[str, str], **kwargs) -> list[Judgement]:
+    return await judge_sessions(
+        sessions,
+        counseling_items(rubrics),
+        backend,
+        instrument="counseling_eval",
+        sampling=kwargs.pop("sampling", counseling_eval.JUDGE_SAMPLING),
+        **kwargs,
+    )
+
+
+def _mean(values: list[float]) -> float:
+    valid = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(valid) if valid else math.nan
+
+
+def summarize(judgements: list[Judgement]) -> dict:
+    """Per-item and per-dimension means over valid scores (NaN counted, never averaged), and per-session scores.
+
+    A session's dimension score is the mean of its valid items; a dimension's mean is over sessions.
+    """
+    dimension_of = {j.item: j.dimension for j in judgements}
+    by_item: dict[str, list[float]] = {}
+    by_session: dict[int, dict[str, float]] = {}
+    for j in judgements:
+        by_item.setdefault(j.item, []).append(j.score)
+        by_session.setdefault(j.session, {})[j.item] = j.score
+    sessions = []
+    for s in sorted(by_session):
+        items = by_session[s]
+        dims = {d: _mean([v for k, v in items.items() if dimension_of[k] == d]) for d in set(dimension_of.values())}
+        sessions.append({"items": items, "dimensions": dims})
+    dimensions = {}
+    for d in dict.fromkeys(dimension_of.values()):
+        per_session = [x["dimensions"][d] for x in sessions]
+        dimensions[d] = {"mean": _mean(per_session), "n_valid": sum(not math.isnan(v) for v in per_session)}
+    return {
+        "items": {
+            k: {
+                "mean": _mean(v),
+                "n_valid": sum(not math.isnan(x) for x in v),
+                "n_failed": sum(math.isnan(x) for x in v),
+            }
+            for k, v in by_item.items()
+        },
+        "dimensions": dimensions,
+        "sessions": sessions,
+        "n_valid": sum(not math.isnan(j.score) for j in judgements),
+        "n_failed": sum(math.isnan(j.score) for j in judgements),
+    }
