@@ -7,6 +7,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import platform
 import sys
@@ -159,9 +160,7 @@ def _build(args) -> int:
         from mirror_hf.paths import cache_dir
 
         sample = prepare_sample(cache_dir() / "sample")
-        sources = BuildSources(
-            release=sample.release, celeba_dir=sample.celeba_dir, turn_images=sample.turn_images, on_error=args.on_error
-        )
+        sources = dataclasses.replace(sample, on_error=args.on_error)
     else:
         sources = BuildSources(
             release=args.release,

@@ -82,29 +82,48 @@ def llava_message(human_value: str, image) -> dict:
     return user_message(prompt[0]["content"][1]["text"], [image] if image is not None else [])
 
 
-class MirrorTherapist:
-    """A VLM therapist speaking through any chat back-end (a merged MIRROR-LLaVA, base LLaVA, an API VLM)."""
+class _Therapist:
+    """What every therapist shares: a back-end, a variant, sampling settings and the pre-session plan."""
 
-    def __init__(self, backend, variant: str = "planning_ec", sampling: dict | None = None, plan_retries: int = 2):
-        if variant not in VARIANTS:
-            raise ValueError(f"variant must be one of {sorted(VARIANTS)}, got {variant!r}")
+    variants: tuple[str, ...] = ()
+    id_prefix = ""
+
+    def __init__(self, backend, variant: str, sampling: dict | None = None, plan_retries: int = 2):
+        if variant not in self.variants:
+            raise ValueError(f"{type(self).__name__}'s variant must be one of {list(self.variants)}, got {variant!r}")
         self.backend, self.variant = backend, variant
         self.sampling = {**THERAPIST_SAMPLING, **(sampling or {})}
         self.plan_retries = plan_retries
 
     @property
     def id(self) -> str:
-        return f"{self.backend.id}:{self.variant}"
+        return f"{self.backend.id}:{self.id_prefix}{self.variant}"
+
+    async def _ask(self, prompt: str, image) -> str:
+        raise NotImplementedError
+
+    def _planning_prompt(self, profile: dict) -> str:
+        return planning_prompt(profile)
+
+    async def plan(self, profile: dict, image=None) -> Plan | None:
+        """The pre-session plan (P variants); None for ``base``. Unparsable answers are re-asked, then inferred."""
+        if self.variant == "base":
+            return None
+        prompt = self._planning_prompt(profile)
+        return await ask_for_plan(lambda p: self._ask(p, image), prompt, self.plan_retries)
+
+
+class MirrorTherapist(_Therapist):
+    """A VLM therapist speaking through any chat back-end (a merged MIRROR-LLaVA, base LLaVA, an API VLM)."""
+
+    variants = tuple(VARIANTS)
+
+    def __init__(self, backend, variant: str = "planning_ec", sampling: dict | None = None, plan_retries: int = 2):
+        super().__init__(backend, variant, sampling, plan_retries)
 
     async def _ask(self, human_value: str, image) -> str:
         request = ChatRequest.of([llava_message(human_value, image)], **self.sampling)
         return (await self.backend.chat(request)).text
-
-    async def plan(self, profile: dict, image) -> Plan | None:
-        """The pre-session plan (P variants); None for ``base``. Unparsable answers are re-asked, then inferred."""
-        if self.variant == "base":
-            return None
-        return await ask_for_plan(lambda prompt: self._ask(prompt, image), planning_prompt(profile), self.plan_retries)
 
     async def caption(self, image) -> str | None:
         """The client's emotional state read from the face (P+EC only)."""
@@ -138,7 +157,7 @@ def clean_counselor_answer(text: str) -> str:
     return (text[: client.start()] if client else text).strip()
 
 
-class TextTherapist:
+class TextTherapist(_Therapist):
     """A text-only baseline (Llama-3-8B-Instruct, GPT-3.5-turbo, CAMEL) in a CACTUS-style counselor setup.
 
     It sees the dialogue as ``Counselor:`` / ``Client:`` lines (no faces, no stage directions) and plans with the
@@ -146,25 +165,17 @@ class TextTherapist:
     ``prompts/counselor_text.txt``).
     """
 
+    variants = ("base", "planning")
+    id_prefix = "text-"
+
     def __init__(self, backend, variant: str = "planning", sampling: dict | None = None, plan_retries: int = 2):
-        if variant not in ("base", "planning"):
-            raise ValueError(f"a text therapist's variant is base or planning, got {variant!r}")
-        self.backend, self.variant = backend, variant
-        self.sampling = {**THERAPIST_SAMPLING, **(sampling or {})}
-        self.plan_retries = plan_retries
+        super().__init__(backend, variant, sampling, plan_retries)
 
-    @property
-    def id(self) -> str:
-        return f"{self.backend.id}:text-{self.variant}"
+    async def _ask(self, prompt: str, image=None) -> str:
+        return (await self.backend.chat(ChatRequest.of([user_message(prompt)], **self.sampling))).text
 
-    async def plan(self, profile: dict, image=None) -> Plan | None:
-        if self.variant == "base":
-            return None
-
-        async def ask(prompt: str) -> str:
-            return (await self.backend.chat(ChatRequest.of([user_message(prompt)], **self.sampling))).text
-
-        return await ask_for_plan(ask, planning_prompt(profile).removeprefix(_IMAGE_HEADER), self.plan_retries)
+    def _planning_prompt(self, profile: dict) -> str:
+        return planning_prompt(profile).removeprefix(_IMAGE_HEADER)
 
     async def caption(self, image) -> None:
         return None
