@@ -42,6 +42,9 @@ class ScriptedBackend:
             text = self.answers.pop(0)
         if isinstance(text, Exception):
             raise text
+        if isinstance(text, ChatResponse):  # a full answer (e.g. with logprobs)
+            self.usage.add(text)
+            return text
         response = ChatResponse(text=text, model=self.name, prompt_tokens=10, completion_tokens=2)
         self.usage.add(response)
         return response

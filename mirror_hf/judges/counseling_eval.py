@@ -27,6 +27,7 @@ UPSTREAM_REPO = "coding-groot/cactus"
 UPSTREAM_COMMIT = "da8cafc3d7dacbbf6073bc52a92dc09e46a398a3"
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/prompts/{file}"
 JUDGE_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 256}
+SCORES = range(0, 7)
 
 
 @dataclass(frozen=True)
@@ -77,13 +78,19 @@ CRITERIA: tuple[Criterion, ...] = (
 _SCORE = re.compile(r"^\s*(?:\**\s*score\s*\**\s*[:=]\s*)?\**\s*(\d+(?:\.\d+)?)\s*\**\s*(?:,|$|\s|\.)", re.I)
 
 
-def parse_counseling_score(text: str) -> int | None:
-    """The leading integer 0-6 of ``score, explanation``; None when absent or out of range."""
+def locate_counseling_score(text: str) -> tuple[int, int] | None:
+    """(score, character offset of its digits) of the leading integer 0-6 of ``score, explanation``."""
     match = _SCORE.match(text or "")
     if not match:
         return None
     value = float(match.group(1))
-    return int(value) if value.is_integer() and 0 <= value <= 6 else None
+    return (int(value), match.start(1)) if value.is_integer() and 0 <= value <= 6 else None
+
+
+def parse_counseling_score(text: str) -> int | None:
+    """The leading integer 0-6 of ``score, explanation``; None when absent or out of range."""
+    found = locate_counseling_score(text)
+    return found[0] if found else None
 
 
 def load_rubrics(prompts_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> dict[str, str]:

@@ -15,11 +15,15 @@ import statistics
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from datasets.utils.tqdm import tqdm
+
 from mirror_hf.judges import counseling_eval, wai
 from mirror_hf.judges.transcript import render_transcript
+from mirror_hf.judges.weighting import expected_score
 from mirror_hf.llm import BackendError, ChatRequest
 
 WAI_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512}
+TOP_LOGPROBS = 20  # the most OpenAI serves
 
 
 @dataclass
@@ -28,10 +32,15 @@ class Judgement:
     instrument: str
     item: str
     dimension: str
-    score: float  # NaN when no answer could be read
+    score: float  # the parsed integer (mean over samples); NaN when no answer could be read
     prompt: str
     raw: list[str] = field(default_factory=list)
     failure: str | None = None
+    expected: float = math.nan  # probability-weighted score (G-Eval), when asked for and the back-end gave logprobs
+
+    def value(self, weighted: bool = False) -> float:
+        """The weighted score when asked for and available, else the parsed one."""
+        return self.expected if weighted and not math.isnan(self.expected) else self.score
 
 
 @dataclass(frozen=True)
@@ -39,24 +48,28 @@ class Item:
     name: str
     dimension: str
     render: Callable[[str], str]  # transcript -> prompt
-    parse: Callable[[str], int | None]
+    locate: Callable[[str], tuple[int, int] | None]  # answer -> (score, offset of its digits)
+    scores: range  # the values a judge may give
 
 
 def wai_items(items=wai.WAI_ITEMS) -> list[Item]:
     return [
-        Item(f"q{i.number}", i.dimension, lambda t, i=i: wai.render_wai_prompt(t, i), wai.parse_wai_rating)
+        Item(f"q{i.number}", i.dimension, lambda t, i=i: wai.render_wai_prompt(t, i), wai.locate_wai_rating, wai.SCORES)
         for i in items
     ]
 
 
 def counseling_items(rubrics: dict[str, str]) -> list[Item]:
+    """One item per criterion; Strategy, out of the paper's headline (it tracks length), is a dimension of its own
+    so that the CBT mean is the paper's Guided Discovery + Focus."""
     criteria = {c.name: c for c in counseling_eval.CRITERIA}
     return [
         Item(
             name,
-            criteria[name].group,
+            criteria[name].group if criteria[name].headline else name,
             lambda t, tpl=tpl: counseling_eval.render_counseling_prompt(tpl, t),
-            counseling_eval.parse_counseling_score,
+            counseling_eval.locate_counseling_score,
+            counseling_eval.SCORES,
         )
         for name, tpl in rubrics.items()
     ]
@@ -71,36 +84,55 @@ async def judge_sessions(
     sampling: dict,
     reasks: int = 3,
     samples: int = 1,
+    weighted: bool = False,
+    progress: bool = True,
 ) -> list[Judgement]:
-    """Every (session, item) judgement; the back-end's own bound limits concurrency."""
+    """Every (session, item) judgement; the back-end's own bound limits concurrency.
+
+    ``weighted`` asks for the top log-probabilities and adds the probability-weighted score (G-Eval style) of the
+    score token; back-ends that return none leave it NaN and the parsed score stands.
+    """
     transcripts = [render_transcript(s) for s in sessions]
+    bar = tqdm(total=len(sessions) * len(items), desc=f"Judging ({instrument})", unit="call", disable=not progress)
 
     async def one(s: int, item: Item) -> Judgement:
         prompt = item.render(transcripts[s])
         judgement = Judgement(s, instrument, item.name, item.dimension, math.nan, prompt)
-        scores = []
+        scores, expected = [], []
         for k in range(samples):
             for attempt in range(reasks + 1):
                 params = dict(sampling)
+                if weighted:
+                    params.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
                 if attempt or samples > 1:  # another seed, so neither the cache nor the server repeats itself
                     params["seed"] = 1000 * k + attempt
                 try:
-                    text = (await backend.chat(ChatRequest.of([{"role": "user", "content": prompt}], **params))).text
+                    response = await backend.chat(ChatRequest.of([{"role": "user", "content": prompt}], **params))
                 except BackendError as err:
                     judgement.failure = f"backend: {err}"
+                    bar.update()
                     return judgement
-                judgement.raw.append(text)
-                score = item.parse(text)
-                if score is not None:
-                    scores.append(score)
+                judgement.raw.append(response.text)
+                found = item.locate(response.text)
+                if found is not None:
+                    scores.append(found[0])
+                    if weighted and response.logprobs:
+                        value = expected_score(response.logprobs, response.text, found[1], item.scores)
+                        expected.append(math.nan if value is None else value)
                     break
         if scores:
             judgement.score = statistics.fmean(scores)
+            if expected and not any(math.isnan(v) for v in expected) and len(expected) == len(scores):
+                judgement.expected = statistics.fmean(expected)
         else:
             judgement.failure = f"unreadable after {reasks + 1} tries: {judgement.raw[-1][:80]!r}"
+        bar.update()
         return judgement
 
-    return await asyncio.gather(*(one(s, item) for s in range(len(sessions)) for item in items))
+    try:
+        return await asyncio.gather(*(one(s, item) for s in range(len(sessions)) for item in items))
+    finally:
+        bar.close()
 
 
 async def judge_wai(sessions, backend, *, items=wai.WAI_ITEMS, **kwargs) -> list[Judgement]:
@@ -125,17 +157,18 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(valid) if valid else math.nan
 
 
-def summarize(judgements: list[Judgement]) -> dict:
+def summarize(judgements: list[Judgement], *, weighted: bool = False) -> dict:
     """Per-item and per-dimension means over valid scores (NaN counted, never averaged), and per-session scores.
 
-    A session's dimension score is the mean of its valid items; a dimension's mean is over sessions.
+    A session's dimension score is the mean of its valid items; a dimension's mean is over sessions. ``weighted``
+    uses the probability-weighted scores where the judge gave logprobs (``n_weighted`` says how many).
     """
     dimension_of = {j.item: j.dimension for j in judgements}
     by_item: dict[str, list[float]] = {}
     by_session: dict[int, dict[str, float]] = {}
     for j in judgements:
-        by_item.setdefault(j.item, []).append(j.score)
-        by_session.setdefault(j.session, {})[j.item] = j.score
+        by_item.setdefault(j.item, []).append(j.value(weighted))
+        by_session.setdefault(j.session, {})[j.item] = j.value(weighted)
     sessions = []
     for s in sorted(by_session):
         items = by_session[s]
@@ -158,4 +191,5 @@ def summarize(judgements: list[Judgement]) -> dict:
         "sessions": sessions,
         "n_valid": sum(not math.isnan(j.score) for j in judgements),
         "n_failed": sum(math.isnan(j.score) for j in judgements),
+        "n_weighted": sum(not math.isnan(j.expected) for j in judgements),
     }

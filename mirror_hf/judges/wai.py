@@ -24,6 +24,7 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.prompts import load_prompt
 
 DIMENSIONS = ("goal", "approach", "bond")
+SCORES = range(1, 6)
 
 
 @dataclass(frozen=True)
@@ -105,14 +106,20 @@ def render_wai_prompt(transcript: str, item: WaiItem) -> str:
     return load_prompt("wai_item").render(conversation=transcript, question=item.question, guidelines=item.guideline)
 
 
+def locate_wai_rating(text: str) -> tuple[int, int] | None:
+    """(rating, character offset of its digits) of the **last** ``[[n]]`` with n in 1..5."""
+    for match in reversed(list(_RATING.finditer(text or ""))):
+        value = float(match.group(1))
+        if value.is_integer() and 1 <= value <= 5:
+            return int(value), match.start(1)
+    return None
+
+
 def parse_wai_rating(text: str) -> int | None:
     """The **last** ``[[n]]`` with n in 1..5 (a judgement that quotes ``[[5]]`` before its verdict is not fooled);
     None when there is none."""
-    for match in reversed(_RATING.findall(text or "")):
-        value = float(match)
-        if value.is_integer() and 1 <= value <= 5:
-            return int(value)
-    return None
+    found = locate_wai_rating(text)
+    return found[0] if found else None
 
 
 def normalized_score(mean: float) -> float:

@@ -146,11 +146,15 @@ class TransformersBackend:
             generate_kwargs.update(temperature=temperature, top_p=sampling.get("top_p", 1.0))
         if sampling.get("seed") is not None:
             torch.manual_seed(sampling["seed"])
+        want_logprobs = bool(sampling.get("logprobs"))
+        if want_logprobs:
+            generate_kwargs.update(output_logits=True, return_dict_in_generate=True)
         with self._lock, torch.no_grad():
             output = self.model.generate(**inputs, **generate_kwargs)
+        sequences = output.sequences if want_logprobs else output
         prompt_length = inputs["input_ids"].shape[1]
         responses = []
-        for i, ids in enumerate(output[:, prompt_length:].tolist()):
+        for i, ids in enumerate(sequences[:, prompt_length:].tolist()):
             eos = self.tokenizer.eos_token_id
             finished = eos in ids
             ids = ids[: ids.index(eos) + 1] if finished else ids
@@ -164,6 +168,28 @@ class TransformersBackend:
                     finish_reason="stop" if finished else "length",
                     prompt_tokens=int(inputs["attention_mask"][i].sum()),
                     completion_tokens=len(ids),
+                    logprobs=self._token_logprobs(output.logits, i, ids, sampling.get("top_logprobs") or 0)
+                    if want_logprobs
+                    else None,
                 )
             )
         return responses
+
+    def _token_logprobs(self, logits, row: int, ids: list[int], top: int) -> list[dict]:
+        """OpenAI's logprobs shape from the raw next-token logits of one batch row (special tokens left out, as
+        in the decoded text)."""
+        import torch
+
+        special = set(self.tokenizer.all_special_ids)
+        out = []
+        for step, token_id in enumerate(ids):
+            if token_id in special:
+                continue
+            logprobs = torch.log_softmax(logits[step][row].float(), dim=-1)
+            entry = {"token": self.tokenizer.decode([token_id]), "logprob": float(logprobs[token_id]), "top": []}
+            if top:
+                values, indices = logprobs.topk(top)
+                pairs = zip(values.tolist(), indices.tolist(), strict=True)
+                entry["top"] = [[self.tokenizer.decode([j]), v] for v, j in pairs]
+            out.append(entry)
+        return out

@@ -34,6 +34,21 @@ def _classify(err: Exception) -> tuple[int | None, str | None] | None:
     return None
 
 
+def _token_logprobs(choice) -> list[dict] | None:
+    """The answer's tokens with their log-probabilities and top alternatives; None when the server sent none."""
+    content = getattr(getattr(choice, "logprobs", None), "content", None)
+    if not content:
+        return None
+    return [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "top": [[alt.token, alt.logprob] for alt in (t.top_logprobs or [])],
+        }
+        for t in content
+    ]
+
+
 class OpenAICompatBackend:
     """Chat completions at ``{base_url}/chat/completions`` for ``model``."""
 
@@ -106,6 +121,7 @@ class OpenAICompatBackend:
             finish_reason=choice.finish_reason,
             prompt_tokens=getattr(usage, "prompt_tokens", 0) or 0,
             completion_tokens=getattr(usage, "completion_tokens", 0) or 0,
+            logprobs=_token_logprobs(choice) if request.logprobs else None,
         )
         self.usage.add(response)
         if self.cache:

@@ -32,6 +32,8 @@ class ChatRequest:
     presence_penalty: float | None = None
     seed: int | None = None
     stop: tuple[str, ...] | None = None
+    logprobs: bool | None = None  # ask for the answer's token log-probabilities
+    top_logprobs: int | None = None  # and the k most likely tokens at each position (OpenAI allows up to 20)
 
     _messages: list | None = field(default=None, compare=False, hash=False, repr=False)
 
@@ -62,6 +64,8 @@ class ChatResponse:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached: bool = False
+    # with ChatRequest(logprobs=True): one entry per answer token, {"token", "logprob", "top": [[token, logprob], ...]}
+    logprobs: list[dict] | None = None
 
 
 @dataclass

@@ -1,0 +1,3 @@
+from mirror_hf.metrics.space import build_demo
+
+build_demo("wai_alliance").launch()
