@@ -1,4 +1,5 @@
-"""``mirror-hf``: build MIRROR as a Hub-layout dataset, preview it, and show the environment.
+"""``mirror-hf``: build MIRROR as a Hub-layout dataset, preview it, simulate sessions, judge them, and show the
+environment.
 
 Example:
     $ mirror-hf build --sample && mirror-hf preview mirror
@@ -135,6 +136,39 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--max-exchanges", type=int, default=20)
     simulate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
 
+    evaluate = sub.add_parser(
+        "evaluate",
+        help="judge session runs with COUNSELINGEVAL and WAI and write a report like the paper's Tables 2-3",
+        description="Judge every complete session of each run (one call per session and item, cached, unreadable "
+        "answers re-asked then left out as NaN) and write OUT/report.json, report.md, scores.png, "
+        "length_vs_score.png and every prompt and judgement under OUT/judgements/.",
+        epilog="example: mirror-hf evaluate P+EC=runs/sim-pec LLaVA=runs/sim-llava --judge openai:gpt-4o "
+        "--reference P+EC --out eval/",
+    )
+    evaluate.add_argument("sessions", nargs="+", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate")
+    evaluate.add_argument(
+        "--judge",
+        action="append",
+        required=True,
+        metavar="SPEC",
+        help="the judge model (paper: openai:gpt-4o); give it twice to measure agreement, the first fills the tables",
+    )
+    evaluate.add_argument("--out", required=True, metavar="DIR")
+    evaluate.add_argument("--reference", metavar="NAME", help="the therapist others are t-tested against (paper: P+EC)")
+    evaluate.add_argument(
+        "--instruments", default="counseling_eval,wai", metavar="A,B", help="default: counseling_eval,wai"
+    )
+    evaluate.add_argument("--rubrics", metavar="DIR", help="CACTUS prompts/ folder (default: fetched, SHA-256 checked)")
+    evaluate.add_argument("--wai-guidelines", metavar="FILE", help='JSON {"1": ..., "12": ...} of WAI item guidelines')
+    evaluate.add_argument("--human-ratings", metavar="FILE", help="CSV/JSONL therapist,session_id,item,score")
+    evaluate.add_argument("--tokenizer", metavar="NAME", help="count response length with this tokenizer")
+    evaluate.add_argument("--weighted", action="store_true", help="probability-weighted scores from logprobs")
+    evaluate.add_argument("--samples", type=int, default=1, help="judgements per item, averaged (default 1)")
+    evaluate.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
+    evaluate.add_argument("--concurrency", type=int, default=8, help="judge calls at once (default 8)")
+    evaluate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
     return parser
 
@@ -248,6 +282,48 @@ def _simulate(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    import asyncio
+
+    from mirror_hf.judges import counseling_eval, report, wai
+    from mirror_hf.llm import load_backend
+    from mirror_hf.paths import cache_dir
+
+    instruments = [i.strip() for i in args.instruments.split(",") if i.strip()]
+    unknown = sorted(set(instruments) - set(report.INSTRUMENTS))
+    if unknown:
+        raise MirrorError(f"unknown instrument(s) {unknown}", fix=f"use {','.join(report.INSTRUMENTS)}")
+    runs = report.load_runs(args.sessions)
+    rubrics = counseling_eval.load_rubrics(prompts_dir=args.rubrics) if "counseling_eval" in instruments else None
+    items = wai.load_guidelines(args.wai_guidelines) if args.wai_guidelines else wai.WAI_ITEMS
+    human = report.read_human_ratings(args.human_ratings) if args.human_ratings else None
+    options = {"max_concurrency": args.concurrency, "cache_dir": args.cache_dir or cache_dir() / "llm"}
+    judgements = {}
+    for spec in args.judge:
+        backend = load_backend(spec, **options)
+        judgements[spec] = asyncio.run(
+            report.judge_runs(
+                runs,
+                backend,
+                instruments,
+                rubrics=rubrics,
+                wai_items=items,
+                reasks=args.reasks,
+                samples=args.samples,
+                weighted=args.weighted,
+                progress=not args.quiet,
+            )
+        )
+        usage = backend.usage
+        print(f"{spec}: {usage.calls} calls, {usage.cached} from the cache, {usage.failures} failed")
+    built = report.build_report(
+        runs, judgements, reference=args.reference, tokenizer=args.tokenizer, weighted=args.weighted, human=human
+    )
+    paths = report.write_report(built, args.out, judgements=judgements, runs=runs)
+    print(f"wrote {paths['markdown']}, {paths['json']} and the figures in {args.out}")
+    return 0
+
+
 def _info(args) -> int:
     import datasets.config
     import huggingface_hub.constants
@@ -285,7 +361,14 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
-        commands = {"build": _build, "preview": _preview, "export": _export, "simulate": _simulate, "info": _info}
+        commands = {
+            "build": _build,
+            "preview": _preview,
+            "export": _export,
+            "simulate": _simulate,
+            "evaluate": _evaluate,
+            "info": _info,
+        }
         return commands[args.command](args)
     except MirrorError as err:
         print(f"error: {err}", file=sys.stderr)
