@@ -13,83 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 import tempfile
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def start_server(latency: float, exchanges: int) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"  # one request per connection: simple and robust
-
-        def do_POST(self):
-            raw = self.rfile.read(int(self.headers["Content-Length"]))
-            body = json.loads(raw)
-            prompt = raw.decode("utf-8", "replace").replace("\\n", "\n")
-            if "Choose an appropriate CBT technique" in prompt:
-                text = "CBT technique:\nReality Testing\n\nCounseling planning:\n1. Look at the evidence."
-            elif "emotional state. Clearly describe" in prompt:
-                text = "Looks guarded"
-            elif "playing the role of a client" in prompt:
-                done = prompt.count("Counselor:")
-                text = (
-                    "Client: [Arms crossed]"
-                    if done == 0
-                    else f"Client: [Sighs] Maybe, I guess {done}." + (" [/END]" if done >= exchanges else "")
-                )
-            else:
-                text = "That sounds hard. What goes through your mind when that happens?"
-            time.sleep(latency)
-            data = json.dumps(
-                {
-                    "id": "x",
-                    "object": "chat.completion",
-                    "created": 0,
-                    "model": body["model"],
-                    "choices": [
-                        {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}
-                    ],
-                    "usage": {"prompt_tokens": 300, "completion_tokens": 30, "total_tokens": 330},
-                }
-            ).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 512  # the default backlog of 5 drops connections at concurrency 64
-
-    server = Server(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
-
-
-def _serve_in_child(latency: float, exchanges: int, port_queue) -> None:
-    server = start_server(latency, exchanges)
-    port_queue.put(server.server_port)
-    threading.Event().wait()
-
-
-def start_server_process(latency: float, exchanges: int):
-    """The server in its own process, so its JSON parsing does not share the runner's interpreter lock."""
-    import multiprocessing
-
-    queue = multiprocessing.Queue()
-    process = multiprocessing.Process(target=_serve_in_child, args=(latency, exchanges, queue), daemon=True)
-    process.start()
-    return process, queue.get(timeout=30)
+from fake_openai import start_server_process  # noqa: E402  (the benchmarks folder is on sys.path when run)
 
 
 async def bare_latency(url: str, concurrency: int, face) -> float:
@@ -116,7 +46,6 @@ async def bare_latency(url: str, concurrency: int, face) -> float:
 
 
 def main() -> None:
-    import huggingface_hub.constants
     from datasets import disable_progress_bars
     from PIL import Image
 
@@ -131,9 +60,8 @@ def main() -> None:
     parser.add_argument("--sessions-per-slot", type=int, default=2, help="sessions = concurrency x this (min 8)")
     parser.add_argument("--concurrency", default="1,4,16,64")
     args = parser.parse_args()
-    huggingface_hub.constants.HF_HUB_OFFLINE = False  # loopback only
     disable_progress_bars()
-    process, port = start_server_process(args.latency, args.exchanges)
+    process, port = start_server_process(args.latency, "simulation", args.exchanges)
     url = f"http://127.0.0.1:{port}/v1"
     face = Image.new("RGB", (336, 336), (140, 110, 95))
     # per session: plan, then per exchange caption + response (therapist) and the client's opening + replies

@@ -7,7 +7,6 @@ import statistics
 
 import pytest
 from loopback import ScriptedServer
-from test_llm import hub_client_online  # noqa: F401  (the fixture lets the client reach loopback)
 from test_simulation import ScriptedBackend
 
 from mirror_hf.errors import MirrorError

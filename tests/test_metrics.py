@@ -13,7 +13,6 @@ import evaluate
 import pytest
 from loopback import ScriptedServer
 from test_judges import SESSION, rubric_dir  # noqa: F401  (fixture)
-from test_llm import hub_client_online  # noqa: F401  (the fixture lets the client reach loopback)
 from test_simulation import ScriptedBackend
 
 from mirror_hf.judges import wai
@@ -42,7 +41,7 @@ out = wai.compute(dialogues={json.dumps([SESSION])}, judge="judge@{server.url}",
 counseling = evaluate.load("counseling_eval")
 print(json.dumps({{"wai": out, "counseling": counseling.name}}))
 """
-    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}  # the judge is on loopback
+    env = dict(os.environ)  # offline (HF_HUB_OFFLINE=1 too): the judge is on loopback
     env.update(HF_EVALUATE_OFFLINE="1", HF_MODULES_CACHE=str(tmp_path / "modules"), MIRROR_HF_CACHE=str(tmp_path))
     try:
         done = subprocess.run(

@@ -9,7 +9,6 @@ import pytest
 from loopback import ScriptedServer
 from scipy import stats as sp
 from test_judges import rubric_dir  # noqa: F401  (fixture)
-from test_llm import hub_client_online  # noqa: F401  (the fixture lets the client reach loopback)
 
 from mirror_hf.cli import main
 from mirror_hf.errors import MirrorError

@@ -67,13 +67,11 @@ def test_a_killed_run_resumes_with_every_session_exactly_once(tmp_path):
     assert "MIRROR simulated sessions" in (out / "README.md").read_text()
 
 
-def test_simulate_cli_with_a_client_over_http(tmp_path, tiny_llava, transformers_serve, monkeypatch):
-    import huggingface_hub.constants
+def test_simulate_cli_with_a_client_over_http(tmp_path, tiny_llava, transformers_serve):
     from helpers import build_cli
 
     from mirror_hf.data.sample import prepare_sample
 
-    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # the client server is on loopback
     sources = prepare_sample(tmp_path / "inputs")
     assert build_cli(sources.release, tmp_path / "mirror", "--configs", "eval_profiles", celeba=sources.celeba_dir) == 0
     out = tmp_path / "sim"

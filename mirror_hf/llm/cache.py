@@ -23,6 +23,7 @@ from mirror_hf.llm.types import ChatRequest, ChatResponse
 class ResponseCache:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
+        self._folders: set[Path] = set()  # made already: no mkdir syscall per answer
 
     @staticmethod
     def key(endpoint: str, model: str, request: ChatRequest) -> str:
@@ -42,7 +43,9 @@ class ResponseCache:
 
     def put(self, endpoint: str, model: str, request: ChatRequest, response: ChatResponse) -> None:
         path = self._path(self.key(endpoint, model, request))
-        path.parent.mkdir(parents=True, exist_ok=True)
+        if path.parent not in self._folders:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._folders.add(path.parent)
         data = {k: v for k, v in vars(response).items() if k != "cached"}
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
         with os.fdopen(fd, "w", encoding="utf-8") as f:

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 
 class BackendError(Exception):
@@ -50,7 +50,9 @@ class ChatRequest:
 
     def sampling(self) -> dict:
         """The sampling parameters that are set."""
-        out = {k: v for k, v in asdict(self).items() if k not in ("messages_json", "_messages") and v is not None}
+        # not dataclasses.asdict: it would deep-copy the messages (faces included) on every call
+        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ("messages_json", "_messages")}
+        out = {k: v for k, v in out.items() if v is not None}
         if "stop" in out:
             out["stop"] = list(out["stop"])
         return out
