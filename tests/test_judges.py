@@ -152,3 +152,22 @@ def test_a_rerun_makes_zero_calls(tmp_path):
         server.close()
     assert calls == 12 * 2 and len(server.requests) == calls  # re-asks are cached too
     assert again.usage.calls == 0 and again.usage.cached == 24
+
+
+def test_samples_are_averaged_each_with_its_own_seed():
+    seeds = []
+
+    def judge(request):
+        seeds.append(request.seed)
+        return f"{2 + len(seeds) % 3}, reasons"  # 3, 4, 2, ... over the calls
+
+    rubrics = {"focus": "Rate focus.\n{conversation}\n[Output] score, explanation"}
+    from mirror_hf.judges.engine import counseling_items, judge_sessions
+
+    judgements = asyncio.run(
+        judge_sessions(
+            [SESSION], counseling_items(rubrics), ScriptedBackend("j", judge), instrument="ce", sampling={}, samples=3
+        )
+    )
+    assert seeds == [0, 1000, 2000] and judgements[0].score == pytest.approx((3 + 4 + 2) / 3)
+    assert len(judgements[0].raw) == 3
