@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from importlib import resources
+from pathlib import Path
 
 import datasets
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
@@ -145,10 +146,39 @@ def render_model_card(
         variant_kwargs=VARIANT_KWARGS.get(variant, ""),
         hyperparameters=hyperparameters,
         deviations=deviations,
-        eval_results=eval_results or [],
+        evaluation_section=evaluation_section(eval_results or []),
         citation=CITATION,
     )
     return str(card)
+
+
+def evaluation_section(results: list[EvalResult]) -> str:
+    """The card's "## Evaluation" table (empty without results); the same numbers are in the YAML's model-index."""
+    if not results:
+        return ""
+    rows = "\n".join(f"| {r.metric_name} | {r.metric_value} |" for r in results)
+    return f"## Evaluation\n\n| metric | value |\n|---|---|\n{rows}\n\nScored with `mirror-hf evaluate`.\n"
+
+
+_EVALUATION = re.compile(r"^## Evaluation\n.*?(?=^## |\Z)", re.S | re.M)
+
+
+def add_eval_results(readme: str | Path, results: list[EvalResult]) -> Path:
+    """Put evaluation results into an existing model card: the YAML's model-index (which the Hub shows on the model
+    page) and the "## Evaluation" table, replacing earlier ones, before the citation."""
+    readme = Path(readme)
+    card = ModelCard.load(readme)
+    card.data.eval_results = results
+    card.data.model_name = card.data.model_name or readme.parent.name  # the model-index needs a name
+    section = evaluation_section(results)
+    if _EVALUATION.search(card.text):
+        card.text = _EVALUATION.sub(lambda _: section + "\n", card.text, count=1)
+    elif "## Citation" in card.text:
+        card.text = card.text.replace("## Citation", section + "\n## Citation", 1)
+    else:
+        card.text = card.text.rstrip() + "\n\n" + section
+    card.save(readme)
+    return readme
 
 
 def render_sessions_card(report: dict) -> str:

@@ -13,6 +13,7 @@ import logging
 import platform
 import sys
 from importlib import metadata
+from pathlib import Path
 
 from mirror_hf import __version__
 from mirror_hf.errors import MirrorError
@@ -167,6 +168,13 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
     evaluate.add_argument("--concurrency", type=int, default=8, help="judge calls at once (default 8)")
     evaluate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    evaluate.add_argument(
+        "--model-card",
+        action="append",
+        default=[],
+        metavar="NAME=DIR",
+        help="write therapist NAME's scores into the model card (README.md) of the adapter in DIR, as model-index",
+    )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
 
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
@@ -321,6 +329,15 @@ def _evaluate(args) -> int:
     )
     paths = report.write_report(built, args.out, judgements=judgements, runs=runs)
     print(f"wrote {paths['markdown']}, {paths['json']} and the figures in {args.out}")
+    for spec in args.model_card:
+        from mirror_hf.cards import add_eval_results
+
+        name, _, folder = spec.partition("=")
+        card = Path(folder) / "README.md"
+        if not card.is_file():
+            raise MirrorError("no model card here", file=str(card), fix="give the training output_dir: NAME=DIR")
+        add_eval_results(card, report.eval_results(built, name))
+        print(f"added {name}'s scores to {card} (model-index)")
     return 0
 
 

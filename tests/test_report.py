@@ -124,3 +124,41 @@ def test_bad_inputs_name_the_fix(runs, tmp_path):
         load_runs([str(tmp_path)])
     assert main(["evaluate", str(runs / "ref"), "--judge", "x@http://127.0.0.1:9/v1", "--out", str(tmp_path / "o"),
                  "--instruments", "wai,ctrs"]) == 2  # fmt: skip
+
+
+def test_scores_go_into_the_model_card_as_model_index(runs, rubric_dir, tmp_path):  # noqa: F811
+    from huggingface_hub import ModelCard
+
+    from mirror_hf.cards import render_model_card
+
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    card = render_model_card(
+        model_name="mirror-llava-pec",
+        repo_id="me/mirror-llava-pec",
+        base_model="llava-hf/llava-1.5-7b-hf",
+        dataset="multimodal-reframing/mirror",
+        dataset_config="sft_ec_planning",
+        variant="planning_ec",
+        hyperparameters={"learning_rate": 2e-4},
+        widget=[],
+    )
+    assert "## Evaluation" not in card
+    (adapter / "README.md").write_text(card)
+    judge = ScriptedServer(answer=judge_answer())
+    args = ["evaluate", f"other={runs / 'other'}", "--judge", f"j1@{judge.url}", "--rubrics", str(rubric_dir)]
+    args += ["--out", str(tmp_path / "eval"), "--cache-dir", str(tmp_path / "c"), "--quiet"]
+    try:
+        assert main([*args, "--model-card", f"other={adapter}"]) == 0
+        assert main([*args, "--model-card", f"other={adapter}"]) == 0  # again: replaced, not repeated
+        assert main([*args, "--model-card", f"nobody={adapter}"]) == 2
+    finally:
+        judge.close()
+    loaded = ModelCard.load(adapter / "README.md")
+    results = {r.metric_type: r for r in loaded.data.eval_results}
+    assert len(results) == 9 and results["wai_alliance/goal"].metric_value == pytest.approx(2.667)
+    assert results["counseling_eval/focus"].dataset_type == "multimodal-reframing/mirror"
+    assert results["counseling_eval/focus"].task_type == "image-text-to-text"
+    assert loaded.text.count("## Evaluation") == 1 and "| wai_alliance goal (judge j1@" in loaded.text
+    assert loaded.text.index("## Evaluation") < loaded.text.index("## Citation")
+    assert loaded.data.base_model == "llava-hf/llava-1.5-7b-hf" and "model-index" in (adapter / "README.md").read_text()

@@ -38,6 +38,7 @@ COLUMNS = {
     "counseling_eval": tuple(c.name for c in counseling_eval.CRITERIA),
     "wai": wai.DIMENSIONS,
 }
+METRIC_IDS = {"counseling_eval": "counseling_eval", "wai": "wai_alliance"}  # the evaluate modules' names
 NOT_HEADLINE = {c.name for c in counseling_eval.CRITERIA if not c.headline}
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
@@ -337,6 +338,36 @@ def build_report(
             for r in runs
         },
     }
+
+
+def eval_results(report: dict, therapist: str, *, dataset: str = "multimodal-reframing/mirror") -> list:
+    """One therapist's column means as ``huggingface_hub.EvalResult`` for a model card's model-index."""
+    from huggingface_hub import EvalResult
+
+    if therapist not in report["therapists"]:
+        raise MirrorError(f"no therapist {therapist!r} in the report", fix=f"use one of {list(report['therapists'])}")
+    entry, judge = report["therapists"][therapist], report["judge"]
+    clients = "resistant clients" if entry["scored_on"] == "resistant" else "clients"
+    out = []
+    for instrument in INSTRUMENTS:
+        for column in COLUMNS[instrument] if instrument in entry else ():
+            mean, n = entry[instrument][column]["mean"], entry[instrument][column]["n"]
+            if mean is None or math.isnan(mean):
+                continue
+            out.append(
+                EvalResult(
+                    task_type="image-text-to-text",
+                    task_name=f"Simulated CBT sessions with {clients}",
+                    dataset_type=dataset,
+                    dataset_name="MIRROR eval profiles",
+                    dataset_config="eval_profiles",
+                    dataset_split="test",
+                    metric_type=f"{METRIC_IDS[instrument]}/{column}",
+                    metric_name=f"{METRIC_IDS[instrument]} {column} (judge {judge}, n={n})",
+                    metric_value=round(mean, 3),
+                )
+            )
+    return out
 
 
 TITLES = {
