@@ -169,3 +169,33 @@ def test_registration_makes_the_installed_scripts_the_newest(tmp_path):
         assert (module_path("wai_alliance") / name).is_file() and (module_path("counseling_eval") / name).is_file()
     readme = (module_path("counseling_eval") / "README.md").read_text()
     assert readme.startswith("---\ntitle: Counseling Eval\n") and "app_file: app.py" in readme
+
+
+def test_a_pushed_space_loads_by_its_hub_name(tmp_path):
+    """push_to_hub to a loopback Hub, then evaluate.load("me/wai_alliance") fetches the script from the Space."""
+    from hub_server import HubServer
+
+    hub, judge = HubServer(), ScriptedServer(answer=lambda body, n: f"[[{wai_rating(body['messages'][0]['content'])}]]")
+    script = f"""
+import json, evaluate
+from mirror_hf.metrics import push_to_hub
+print(push_to_hub("wai_alliance", "me/wai_alliance"))
+wai = evaluate.load("me/wai_alliance")
+out = wai.compute(dialogues={json.dumps([SESSION])}, judge="judge@{judge.url}", progress=False)
+print(json.dumps({{"bond": out["bond"], "module": type(wai).__module__}}))
+"""
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
+    env.update(HF_MODULES_CACHE=str(tmp_path / "modules"), MIRROR_HF_CACHE=str(tmp_path))
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", script], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+        )
+        space = hub.repos["spaces", "me/wai_alliance"]
+    finally:
+        hub.close()
+        judge.close()
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert {"wai_alliance.py", "README.md", "app.py", "requirements.txt"} <= set(space.files)
+    out = json.loads(done.stdout.strip().splitlines()[-1])
+    assert out["bond"] == pytest.approx((5 + 1 + 2 + 3) / 4) and "me--wai_alliance" in out["module"]
+    assert any(path.startswith("/spaces/me/wai_alliance/resolve/") for _, path in hub.requests)

@@ -51,8 +51,8 @@ def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
     return path
 
 
-def launch(config: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": ""}
+def launch(config: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", **(env or {})}
     cmd = [
         sys.executable,
         "-m",
@@ -296,3 +296,80 @@ def test_preflight_checks_every_row_length_not_just_the_first_batches(tiny_llava
     with pytest.raises(MirrorError, match=rf"rows need more than max_length={limit}") as err:
         preflight(trainer, n_batches=2, log=False)
     assert err.value.row >= 4
+
+
+def test_push_to_hub_publishes_adapter_and_a_card_whose_widget_image_resolves(
+    tmp_path, tiny_llava, sample_dataset, monkeypatch
+):
+    """`--push_to_hub` through TRL to a loopback Hub: the files, a card that passes the Hub's YAML check, its widget
+    image at the URL the card names, and the adapter pulled back with snapshot_download and loaded with peft."""
+    import urllib.request
+
+    import huggingface_hub.constants
+    from hub_server import HubServer
+    from huggingface_hub import ModelCard, snapshot_download
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    hub = HubServer()
+    try:
+        config = tiny_recipe(
+            tmp_path, tiny_llava, sample_dataset, max_steps=2, save_strategy="no", push_to_hub=True,
+            hub_model_id="me/mirror-tiny", hub_strategy="end",
+        )  # fmt: skip
+        launch(config, env={"HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"})
+        files = set(hub.repos["models", "me/mirror-tiny"].files)
+        assert {"README.md", "adapter_model.safetensors", "adapter_config.json", "mirror_recipe.yaml"} <= files
+        assert {"widget_face.png", "processor_config.json"} <= files and ("POST", "/api/validate-yaml") in hub.requests
+
+        monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # pull back from the loopback Hub
+        local = Path(snapshot_download("me/mirror-tiny", endpoint=hub.url, cache_dir=tmp_path / "dl", token="x"))
+        card = ModelCard.load(local / "README.md")
+        url = card.data.widget[0]["messages"][0]["content"][0]["image_url"]["url"]
+        assert url == f"{hub.url}/me/mirror-tiny/resolve/main/widget_face.png"
+        with urllib.request.urlopen(url) as answer:
+            assert answer.read()[:8] == b"\x89PNG\r\n\x1a\n"
+    finally:
+        hub.close()
+    assert card.data.library_name == "peft" and card.data.pipeline_tag == "image-text-to-text"
+    assert card.data.base_model == str(tiny_llava) and "not a replacement for professional" in card.text
+    pushed = load_file(local / "adapter_model.safetensors")
+    trained = load_file(tmp_path / "run" / "adapter_model.safetensors")
+    assert pushed.keys() == trained.keys() and all(torch.equal(pushed[k], trained[k]) for k in pushed)
+    base = AutoModelForImageTextToText.from_pretrained(tiny_llava)
+    model = PeftModel.from_pretrained(base, local)
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+
+
+def test_a_rewritten_card_keeps_its_evaluation_results(tmp_path):
+    from types import SimpleNamespace
+
+    from huggingface_hub import EvalResult, ModelCard
+
+    from mirror_hf.cards import add_eval_results
+    from mirror_hf.training.recipe import recipe_card_renderer
+
+    prompt = [
+        {"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Profile\nThe client says hi."}]}
+    ]
+    args = SimpleNamespace(
+        output_dir=str(tmp_path), widget_image=None, hub_model_id=None, model_license="llama2", world_size=1
+    )
+    render = recipe_card_renderer(
+        SimpleNamespace(dataset_name="mirror", dataset_config="sft_base"),
+        args,
+        SimpleNamespace(model_name_or_path="llava-hf/llava-1.5-7b-hf", lora_r=8, lora_alpha=16, lora_dropout=0.0),
+        [{"prompt": prompt}],
+    )
+    readme = tmp_path / "README.md"
+    readme.write_text(render(SimpleNamespace()))
+    result = EvalResult(
+        task_type="image-text-to-text", dataset_type="multimodal-reframing/mirror", dataset_name="MIRROR eval profiles",
+        metric_type="wai_alliance/bond", metric_value=3.48, metric_name="wai_alliance bond",
+    )  # fmt: skip
+    add_eval_results(readme, [result])
+    readme.write_text(render(SimpleNamespace()))  # e.g. the card written again before a push
+    kept = ModelCard.load(readme)
+    assert [(r.metric_type, r.metric_value) for r in kept.data.eval_results] == [("wai_alliance/bond", 3.48)]
+    assert "| wai_alliance bond | 3.48 |" in kept.text

@@ -9,7 +9,8 @@ copies the two scripts there (:func:`register_evaluate_modules`; nothing is writ
 scripts are thin: they import the installed ``mirror_hf``.
 
 Without the hook (an editable install, ``python -S``), call ``register_evaluate_modules()`` once, or load by path:
-``evaluate.load(module_path("wai_alliance"))``. Once pushed as Spaces, ``evaluate.load("ORG/wai_alliance")`` works.
+``evaluate.load(module_path("wai_alliance"))``. Once pushed as a Space (:func:`push_to_hub`),
+``evaluate.load("ORG/wai_alliance")`` works.
 
 Example:
     >>> from mirror_hf.metrics import module_path
@@ -72,4 +73,23 @@ def register_evaluate_modules(modules_cache: str | Path | None = None) -> list[P
     return written
 
 
-__all__ = ["METRICS", "module_path", "register_evaluate_modules"]
+def push_to_hub(name: str, repo_id: str, *, token: str | None = None, private: bool = False) -> str:
+    """Publish a metric's folder as a gradio Space, after which ``evaluate.load(repo_id)`` works anywhere that has
+    mirror-hf installed (the Space's requirements.txt installs it there). Returns the commit URL."""
+    from huggingface_hub import HfApi
+
+    from mirror_hf import __version__
+
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
+    commit = api.upload_folder(
+        repo_id=repo_id,
+        repo_type="space",
+        folder_path=module_path(name),
+        ignore_patterns=["__pycache__/*", "*.pyc"],
+        commit_message=f"{name} from mirror-hf {__version__}",
+    )
+    return commit.commit_url
+
+
+__all__ = ["METRICS", "module_path", "push_to_hub", "register_evaluate_modules"]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+from huggingface_hub import constants
+
 from mirror_hf.cards import render_model_card, widget_example
 from mirror_hf.data.sft import from_trl_messages
 from mirror_hf.schema import SFT_VARIANTS
@@ -86,7 +88,7 @@ def recipe_card_renderer(script_args, training_args, model_args, dataset):
             draw_face(3, TURN_SIZE, mood=-0.6, gaze=0.8).save(face)
         repo_id = getattr(trainer, "hub_model_id", None) or training_args.hub_model_id
         # The widget needs an absolute URL, known once the Hub repo is; before that the file name stands in.
-        image_url = f"https://huggingface.co/{repo_id}/resolve/main/widget_face.png" if repo_id else face.name
+        image_url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/widget_face.png" if repo_id else face.name
         repo_id = repo_id or str(out)
         prompt_text = from_trl_messages(dataset[0]["prompt"]).split("\n", 1)[1]
         hyper = {k: getattr(training_args, k, None) for k in HYPERPARAMETERS}
@@ -103,6 +105,22 @@ def recipe_card_renderer(script_args, training_args, model_args, dataset):
             widget=[widget_example(image_url, prompt_text)],
             license=training_args.model_license,
             deviations=DEVIATIONS,
+            eval_results=_kept_eval_results(out / "README.md"),
         )
 
     return render
+
+
+def _kept_eval_results(readme: Path) -> list:
+    """The evaluation results already on the card (``mirror-hf evaluate --model-card``), kept across rewrites."""
+    if not readme.is_file():
+        return []
+    from huggingface_hub import ModelCard
+
+    try:
+        return ModelCard.load(readme).data.eval_results or []
+    except Exception as err:  # noqa: BLE001 - a card edited by hand so that it no longer parses
+        import warnings
+
+        warnings.warn(f"{readme}: cannot read its evaluation results ({err}); the new card has none", stacklevel=2)
+        return []

@@ -1,0 +1,203 @@
+"""A loopback Hugging Face Hub for tests: the HTTP API that ``create_repo``, ``upload_folder`` /
+``create_commit`` (regular, non-LFS files), ``repo_info``, ``list_repo_tree``, ``hf_hub_download`` and
+``snapshot_download`` use, over repositories kept in memory. Every request is recorded.
+
+It is no stand-in for the Hub's rules (permissions, LFS and Xet storage, revisions other than ``main``): it lets a
+test push with the real client libraries and pull the same bytes back.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import unquote, urlparse
+
+TYPES = {"model": "models", "dataset": "datasets", "space": "spaces"}
+PREFIX = {"models": "", "datasets": "datasets/", "spaces": "spaces/"}
+
+
+def validate_card(content: str) -> list[str]:
+    """What the Hub checks in a README's YAML that we can: it parses, and a model-index has its required keys."""
+    import yaml
+
+    match = re.match(r"^---\n(.*?)\n---\n", content, re.S)
+    if not match:
+        return []
+    try:
+        data = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as err:
+        return [f"YAML: {err}"]
+    errors = []
+    for entry in data.get("model-index") or []:
+        for result in entry.get("results") or []:
+            if not (result.get("task") or {}).get("type"):
+                errors.append('"model-index[].results[].task.type" is required')
+            if not {"type", "name"} <= set(result.get("dataset") or {}):
+                errors.append('"model-index[].results[].dataset" needs type and name')
+            if any(not {"type", "value"} <= set(m) for m in result.get("metrics") or []):
+                errors.append('"model-index[].results[].metrics[]" needs type and value')
+    return errors
+
+
+class Repo:
+    def __init__(self, repo_id: str, repo_type: str, private: bool):
+        self.id, self.type, self.private = repo_id, repo_type, private
+        self.files: dict[str, bytes] = {}
+        self.commits: list[dict] = [{"sha": hashlib.sha1(repo_id.encode()).hexdigest(), "message": "initial commit"}]
+
+    @property
+    def sha(self) -> str:
+        return self.commits[-1]["sha"]
+
+
+class HubServer:
+    """``HubServer().url`` is the endpoint (``HF_ENDPOINT`` or ``endpoint=``); ``repos`` maps (type, id) to Repo."""
+
+    def __init__(self):
+        self.repos: dict[tuple[str, str], Repo] = {}
+        self.requests: list[tuple[str, str]] = []
+        self._lock = threading.Lock()
+        hub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _send(self, status: int, body: bytes = b"", headers: dict | None = None, head: bool = False):
+                self.send_response(status)
+                headers = {"Content-Type": "application/json", **(headers or {})}
+                headers.setdefault("Content-Length", str(len(body)))
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.end_headers()
+                if not head:
+                    self.wfile.write(body)
+
+            def _json(self, status: int, data, head: bool = False):
+                self._send(status, json.dumps(data).encode(), head=head)
+
+            def _error(self, status: int, message: str, head: bool = False):
+                # the header huggingface_hub reads to name the error (RepositoryNotFound, EntryNotFound, ...)
+                code = {404: "RepoNotFound"}.get(status, "Error")
+                self._send(status, json.dumps({"error": message}).encode(), {"X-Error-Code": code}, head=head)
+
+            def _body(self) -> bytes:
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def do_POST(self):
+                path = urlparse(self.path).path
+                hub.requests.append(("POST", path))
+                body = self._body()
+                if path == "/api/validate-yaml":
+                    errors = validate_card(json.loads(body)["content"])
+                    status = 400 if errors else 200
+                    return self._json(status, {"errors": [{"message": e} for e in errors], "warnings": []})
+                if path == "/api/repos/create":
+                    data = json.loads(body)
+                    repo_id = f"{data['organization']}/{data['name']}" if data.get("organization") else data["name"]
+                    repo_type = TYPES[data.get("type") or "model"]
+                    with hub._lock:
+                        exists = (repo_type, repo_id) in hub.repos
+                        if not exists:
+                            hub.repos[repo_type, repo_id] = Repo(repo_id, repo_type, bool(data.get("private")))
+                    url = f"{hub.url}/{PREFIX[repo_type]}{repo_id}"
+                    return self._json(409 if exists else 200, {"url": url, "name": repo_id, "error": "exists"})
+                match = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)/(preupload|commit)/([^/]+)", path)
+                if not match:
+                    return self._error(404, f"no route POST {path}")
+                repo = hub.repos.get((match.group(1), match.group(2)))
+                if repo is None:
+                    return self._error(404, f"no repo {match.group(2)}")
+                if match.group(3) == "preupload":
+                    files = json.loads(body)["files"]
+                    modes = [{"path": f["path"], "uploadMode": "regular", "shouldIgnore": False} for f in files]
+                    return self._json(200, {"files": modes, "commitOid": repo.sha})
+                return self._commit(repo, body)
+
+            def _commit(self, repo: Repo, body: bytes):
+                message = ""
+                with hub._lock:
+                    for line in body.decode().splitlines():
+                        if not line.strip():
+                            continue
+                        item = json.loads(line)
+                        key, value = item["key"], item["value"]
+                        if key == "header":
+                            message = value.get("summary", "")
+                        elif key == "file":
+                            content = value["content"]
+                            data = base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
+                            repo.files[value["path"]] = data
+                        elif key == "deletedFile":
+                            repo.files.pop(value["path"], None)
+                        elif key == "deletedFolder":
+                            for name in [n for n in repo.files if n.startswith(value["path"].rstrip("/") + "/")]:
+                                del repo.files[name]
+                        else:
+                            return self._error(400, f"this loopback Hub takes regular files only, not {key}")
+                    sha = hashlib.sha1(f"{repo.sha}{time.time_ns()}{message}".encode()).hexdigest()
+                    repo.commits.append({"sha": sha, "message": message})
+                url = f"{hub.url}/{PREFIX[repo.type]}{repo.id}/commit/{sha}"
+                return self._json(200, {"commitUrl": url, "commitOid": sha})
+
+            def _info(self, repo: Repo) -> dict:
+                return {
+                    "id": repo.id,
+                    "_id": repo.id,
+                    "sha": repo.sha,
+                    "private": repo.private,
+                    "siblings": [{"rfilename": name, "size": len(data)} for name, data in sorted(repo.files.items())],
+                    "tags": [],
+                    "lastModified": "2026-01-01T00:00:00.000Z",
+                }
+
+            def do_GET(self, head: bool = False):
+                path = unquote(urlparse(self.path).path)
+                hub.requests.append(("HEAD" if head else "GET", path))
+                api = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)(?:/(revision|tree)/([^/]+)(/.*)?)?", path)
+                if api:
+                    repo = hub.repos.get((api.group(1), api.group(2)))
+                    if repo is None:
+                        return self._error(404, f"no repo {api.group(2)}", head)
+                    if api.group(3) == "tree":
+                        under = (api.group(5) or "").strip("/")
+                        entries = [
+                            {"type": "file", "path": n, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
+                            for n, d in sorted(repo.files.items())
+                            if not under or n.startswith(under + "/")
+                        ]
+                        return self._json(200, entries, head)
+                    return self._json(200, self._info(repo), head)
+                resolve = re.fullmatch(r"/(datasets/|spaces/)?(.+?)/resolve/([^/]+)/(.+)", path)
+                if resolve:
+                    repo_type = {"datasets/": "datasets", "spaces/": "spaces"}.get(resolve.group(1) or "", "models")
+                    repo = hub.repos.get((repo_type, resolve.group(2)))
+                    if repo is None:
+                        return self._error(404, f"no repo {resolve.group(2)}", head)
+                    data = repo.files.get(resolve.group(4))
+                    if data is None:
+                        self._send(404, b"{}", {"X-Error-Code": "EntryNotFound"}, head)
+                        return None
+                    etag = hashlib.sha1(data).hexdigest()
+                    headers = {
+                        "ETag": f'"{etag}"',
+                        "X-Repo-Commit": repo.sha,
+                        "Content-Type": "application/octet-stream",
+                    }
+                    return self._send(200, data, headers, head)
+                return self._error(404, f"no route GET {path}", head)
+
+            def do_HEAD(self):
+                self.do_GET(head=True)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_port}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.httpd.shutdown()
