@@ -20,6 +20,13 @@ def build(release, celeba, out, *extra):
     return build_cli(release, out, *extra, celeba=celeba)
 
 
+def release_dialogues(release_dir):
+    """The dialogues of the test release as the reader sees them (any bad row raises)."""
+    from mirror_hf.data.release import read_dialogues
+
+    return [d for d, _ in read_dialogues(release_dir / "mirror_data.csv", lambda e: (_ for _ in ()).throw(e))]
+
+
 def test_build_from_code_produced_format(release_dir, celeba_dir, tmp_path):
     out = tmp_path / "mirror"
     assert build(release_dir, celeba_dir, out) == 0
@@ -56,9 +63,7 @@ def test_build_from_code_produced_format(release_dir, celeba_dir, tmp_path):
 
 
 def test_turn_images_are_attached_to_client_turns(release_dir, celeba_dir, tmp_path):
-    from mirror_hf.data.release import read_dialogues
-
-    dialogues = [d for d, _ in read_dialogues(release_dir / "mirror_data.csv", lambda e: (_ for _ in ()).throw(e))]
+    dialogues = release_dialogues(release_dir)
     for d in dialogues:
         d.celeba_identity, d.celeba_image = 2, "000003.jpg"
     faces = make_turn_faces(tmp_path / "faces", dialogues[:1])  # only the first dialogue has turn faces
@@ -150,3 +155,23 @@ def test_only_requested_configs_are_built(release_dir, celeba_dir, tmp_path):
     assert sorted(p.name for p in (out / "data").iterdir()) == ["dialogues", "sft_planning"]
     with pytest.raises(ValueError):
         load_dataset(str(out), "sft_base")
+
+
+def test_a_build_of_every_config_fingerprints_its_inputs_once(release_dir, celeba_dir, tmp_path, monkeypatch):
+    """The fingerprint walks every turn face: one build computes it once, not once per config."""
+    import mirror_hf.data.export
+    import mirror_hf.data.sources
+
+    dialogues = release_dialogues(release_dir)
+    faces = make_turn_faces(tmp_path / "faces", dialogues)
+    calls = []
+    original = mirror_hf.data.sources.input_fingerprint
+
+    def counted(sources):
+        calls.append(sources)
+        return original(sources)
+
+    monkeypatch.setattr(mirror_hf.data.sources, "input_fingerprint", counted)
+    monkeypatch.setattr(mirror_hf.data.export, "input_fingerprint", counted)
+    assert build(release_dir, celeba_dir, tmp_path / "mirror", "--turn-images", str(faces)) == 0
+    assert len(calls) == 1

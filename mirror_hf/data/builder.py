@@ -59,13 +59,17 @@ class MirrorConfig(datasets.BuilderConfig):
 
 
 class MirrorBuilder(datasets.GeneratorBasedBuilder):
-    """Writes the rows of one MIRROR config. ``omitted`` counts SFT records left out, by reason."""
+    """Writes the rows of one MIRROR config. ``omitted`` counts SFT records left out, by reason.
+
+    ``loaded``: the release already read by :func:`load_release` (a build of several configs reads it once).
+    """
 
     BUILDER_CONFIG_CLASS = MirrorConfig
     BUILDER_CONFIGS = [MirrorConfig(name=name, description=DESCRIPTIONS[name]) for name in CONFIG_NAMES]
     DEFAULT_CONFIG_NAME = DIALOGUES
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, loaded: LoadedRelease | None = None, **kwargs):
+        self._loaded = loaded
         kwargs.setdefault("dataset_name", "mirror")
         config_name = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
         # Rows of `dialogues` carry ~10 turn faces: small batches keep memory flat and row groups ~100 images.
@@ -86,7 +90,7 @@ class MirrorBuilder(datasets.GeneratorBasedBuilder):
         return [datasets.SplitGenerator(name=CONFIG_SPLITS[self.config.name])]
 
     def _generate_examples(self):
-        release = load_release(self.config.sources)
+        release = self._loaded or load_release(self.config.sources)
         name = self.config.name
         if name == DIALOGUES:
             for dialogue in release.dialogues:

@@ -67,7 +67,8 @@ def build_dataset(
         raise MirrorError(f"unknown config(s) {unknown}", fix=f"choose from {list(CONFIG_NAMES)}")
     started = time.time()
     out = Path(out).expanduser().resolve()
-    fingerprint = input_fingerprint(sources) + "-" + "+".join(configs)
+    inputs = input_fingerprint(sources)  # once per build: it walks the turn faces
+    fingerprint = inputs + "-" + "+".join(configs)
     if not force and (report := _cached_report(out, fingerprint)):
         logger.info("%s is up to date with its inputs; nothing to do (use force=True to rebuild)", out)
         return {**report, "cached": True, "seconds": round(time.time() - started, 3)}
@@ -75,21 +76,24 @@ def build_dataset(
     if not progress:
         datasets.disable_progress_bars()
     try:
-        return _build(sources, out, configs, fingerprint, started, max_shard_size)
+        return _build(sources, out, configs, (inputs, fingerprint), started, max_shard_size)
     finally:
         if bars_were_on:
             datasets.enable_progress_bars()
 
 
-def _build(sources, out: Path, configs, fingerprint: str, started: float, max_shard_size) -> dict:
-    release = load_release(sources)
+def _build(sources, out: Path, configs, fingerprints: tuple[str, str], started: float, max_shard_size) -> dict:
+    inputs, fingerprint = fingerprints
+    release = load_release(sources, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.staging-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:
         config_reports, infos = {}, {}
         for name in configs:
-            config_reports[name], infos[name] = _build_config(name, sources, staging, fingerprint, max_shard_size)
+            config_reports[name], infos[name] = _build_config(
+                name, sources, release, staging, fingerprint, max_shard_size
+            )
         built = [c for c in configs if config_reports[c]["rows"]]
         report = {
             "mirror_hf_version": __version__,
@@ -111,10 +115,11 @@ def _build(sources, out: Path, configs, fingerprint: str, started: float, max_sh
     return report
 
 
-def _build_config(name: str, sources: BuildSources, staging: Path, fingerprint: str, max_shard_size):
+def _build_config(name: str, sources: BuildSources, release, staging: Path, fingerprint: str, max_shard_size):
     split = CONFIG_SPLITS[name]
     raw = staging / "raw" / name
     builder = MirrorBuilder(
+        loaded=release,
         config_name=name,
         cache_dir=str(staging / "cache"),
         hash=fingerprint.replace("+", "_"),

@@ -114,12 +114,13 @@ def check_image_bytes(data: bytes) -> None:
         img.verify()
 
 
-def load_release(sources: BuildSources) -> LoadedRelease:
+def load_release(sources: BuildSources, fingerprint: str | None = None) -> LoadedRelease:
     """Read and check every input of ``sources``; cached per process while the inputs are unchanged.
 
-    Its progress bar follows ``datasets.disable_progress_bars()``.
+    ``fingerprint``: the inputs' :func:`input_fingerprint` when the caller has just computed it (it walks the turn
+    faces). Its progress bar follows ``datasets.disable_progress_bars()``.
     """
-    return _load_release(sources, input_fingerprint(sources))
+    return _load_release(sources, fingerprint or input_fingerprint(sources))
 
 
 @lru_cache(maxsize=2)

@@ -466,12 +466,22 @@ def render_figures(report: dict, out: Path) -> list[Path]:
     written = []
 
     def panels(width: float, height: float):
+        """One panel per column, five to a row."""
         ncols = min(5, len(columns))
         nrows = -(-len(columns) // ncols)
         fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows), squeeze=False)
         for ax in axes.flat[len(columns) :]:
             ax.set_visible(False)
         return fig, list(axes.flat)
+
+    def save(fig, axes, name: str) -> None:
+        """One legend of the therapists under the panels, then the PNG."""
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 6), fontsize=7)
+        fig.tight_layout(rect=(0, 0.08, 1, 1))
+        fig.savefig(out / name, dpi=120)
+        plt.close(fig)
+        written.append(out / name)
 
     fig, axes = panels(2.2, 2.6)
     for ax, (instrument, column) in zip(axes, columns, strict=False):
@@ -481,12 +491,7 @@ def render_figures(report: dict, out: Path) -> list[Path]:
             ax.bar(k, cell["mean"], yerr=err, capsize=3, label=label, color=f"C{k}")
         ax.set_title(f"{column.replace('_', ' ')} ({'WAI' if instrument == 'wai' else 'CE'})", fontsize=8)
         ax.set_xticks([])
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 6), fontsize=7)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(out / "scores.png", dpi=120)
-    plt.close(fig)
-    written.append(out / "scores.png")
+    save(fig, axes, "scores.png")
 
     fig, axes = panels(2.4, 2.4)
     for ax, (instrument, column) in zip(axes, columns, strict=False):
@@ -496,12 +501,7 @@ def render_figures(report: dict, out: Path) -> list[Path]:
         r = report["length_correlation"][instrument][column]["pearson"]
         ax.set_title(f"{column.replace('_', ' ')}  r={_num(r, 2)}", fontsize=8)
         ax.set_xlabel(f"{report['length_unit']} per turn", fontsize=6)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncols=min(len(labels), 6), fontsize=7)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(out / "length_vs_score.png", dpi=120)
-    plt.close(fig)
-    written.append(out / "length_vs_score.png")
+    save(fig, axes, "length_vs_score.png")
     return written
 
 
