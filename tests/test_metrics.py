@@ -179,7 +179,7 @@ def test_a_pushed_space_loads_by_its_hub_name(tmp_path):
     script = f"""
 import json, evaluate
 from mirror_hf.metrics import push_to_hub
-print(push_to_hub("wai_alliance", "me/wai_alliance"))
+print(push_to_hub("wai_alliance", "me/wai_alliance", requirement="mirror-hf[eval] @ git+https://example.org/m"))
 wai = evaluate.load("me/wai_alliance")
 out = wai.compute(dialogues={json.dumps([SESSION])}, judge="judge@{judge.url}", progress=False)
 print(json.dumps({{"bond": out["bond"], "module": type(wai).__module__}}))
@@ -196,6 +196,7 @@ print(json.dumps({{"bond": out["bond"], "module": type(wai).__module__}}))
         judge.close()
     assert done.returncode == 0, done.stderr[-3000:]
     assert {"wai_alliance.py", "README.md", "app.py", "requirements.txt"} <= set(space.files)
+    assert space.files["requirements.txt"] == b"mirror-hf[eval] @ git+https://example.org/m\n"
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["bond"] == pytest.approx((5 + 1 + 2 + 3) / 4) and "me--wai_alliance" in out["module"]
     assert any(path.startswith("/spaces/me/wai_alliance/resolve/") for _, path in hub.requests)

@@ -73,20 +73,26 @@ def register_evaluate_modules(modules_cache: str | Path | None = None) -> list[P
     return written
 
 
-def push_to_hub(name: str, repo_id: str, *, token: str | None = None, private: bool = False) -> str:
-    """Publish a metric's folder as a gradio Space, after which ``evaluate.load(repo_id)`` works anywhere that has
-    mirror-hf installed (the Space's requirements.txt installs it there). Returns the commit URL."""
-    from huggingface_hub import HfApi
+def push_to_hub(
+    name: str, repo_id: str, *, requirement: str | None = None, token: str | None = None, private: bool = False
+) -> str:
+    """Publish a metric's folder as a gradio Space, after which ``evaluate.load(repo_id)`` works wherever mirror-hf
+    is installed. ``requirement`` replaces the Space's ``mirror-hf[eval]`` line, e.g. with
+    ``"mirror-hf[eval] @ git+https://github.com/ORG/mirror-hf@v0.1.0"`` while mirror-hf is not on PyPI.
+    Returns the commit URL."""
+    from huggingface_hub import CommitOperationAdd, HfApi
 
     from mirror_hf import __version__
 
+    files = {p.name: p.read_bytes() for p in sorted(module_path(name).iterdir()) if p.is_file()}
+    if requirement:
+        files["requirements.txt"] = f"{requirement}\n".encode()
     api = HfApi(token=token)
     api.create_repo(repo_id, repo_type="space", space_sdk="gradio", private=private, exist_ok=True)
-    commit = api.upload_folder(
+    commit = api.create_commit(
         repo_id=repo_id,
         repo_type="space",
-        folder_path=module_path(name),
-        ignore_patterns=["__pycache__/*", "*.pyc"],
+        operations=[CommitOperationAdd(path_in_repo=n, path_or_fileobj=data) for n, data in files.items()],
         commit_message=f"{name} from mirror-hf {__version__}",
     )
     return commit.commit_url
