@@ -120,7 +120,7 @@ def test_report_numbers_files_and_a_free_rerun(runs, rubric_dir, tmp_path, capsy
 def test_bad_inputs_name_the_fix(runs, tmp_path):
     with pytest.raises(MirrorError, match="two runs share a name"):
         load_runs([str(runs / "ref"), f"ref={runs / 'other'}"])
-    with pytest.raises(MirrorError, match="no sessions.jsonl here"):
+    with pytest.raises(MirrorError, match="neither sessions.jsonl nor data/sessions"):
         load_runs([str(tmp_path)])
     assert main(["evaluate", str(runs / "ref"), "--judge", "x@http://127.0.0.1:9/v1", "--out", str(tmp_path / "o"),
                  "--instruments", "wai,ctrs"]) == 2  # fmt: skip
@@ -162,3 +162,34 @@ def test_scores_go_into_the_model_card_as_model_index(runs, rubric_dir, tmp_path
     assert loaded.text.count("## Evaluation") == 1 and "| wai_alliance goal (judge j1@" in loaded.text
     assert loaded.text.index("## Evaluation") < loaded.text.index("## Citation")
     assert loaded.data.base_model == "llava-hf/llava-1.5-7b-hf" and "model-index" in (adapter / "README.md").read_text()
+
+
+def test_a_sessions_dataset_folder_reads_like_its_run(tmp_path):
+    """What `mirror-hf simulate` publishes (data/sessions/*.parquet with faces, no sessions.jsonl) is judged the
+    same as the run folder it came from."""
+    import shutil
+
+    from PIL import Image
+
+    from mirror_hf.simulation.runner import write_sessions_dataset
+
+    run = tmp_path / "run"
+    write_run(run, LEVELS["ref"], words=5)
+    (run / "faces").mkdir()
+    Image.new("RGB", (8, 8), (100, 80, 60)).save(run / "faces" / "f.png")
+    lines = [json.loads(line) for line in (run / "sessions.jsonl").read_text().splitlines()]
+    empty = {"therapist": "t", "client": "c", "variant": "base", "technique": None, "plan": None, "error": None}
+    empty |= {"exchanges": 2, "prompt_tokens": 1, "completion_tokens": 1}
+    with (run / "sessions.jsonl").open("w") as f:
+        for record in lines:
+            turns = [{"raw": None, "emotional_caption": None, "image": "faces/f.png", **t} for t in record["turns"]]
+            f.write(json.dumps({**empty, **record, "turns": turns}) + "\n")
+    write_sessions_dataset(run)
+    pulled = tmp_path / "pulled"
+    shutil.copytree(run / "data", pulled / "data")
+    from_run, from_dataset = load_runs([str(run), f"pulled={pulled}"])
+    assert [r["session_id"] for r in from_dataset.records] == [r["session_id"] for r in from_run.records]
+    assert from_dataset.excluded == from_run.excluded == ["cactus-5-no-resistance"]
+    texts = [[(t["speaker"], t["text"]) for t in r["turns"]] for r in from_dataset.records]
+    assert texts == [[(t["speaker"], t["text"]) for t in r["turns"]] for r in from_run.records]
+    assert all("image" not in t for r in from_dataset.records for t in r["turns"])

@@ -60,12 +60,22 @@ class Run:
 
 
 def _read_records(path: Path) -> list[dict]:
+    """Session records from a run folder (its sessions.jsonl), a sessions dataset folder (its parquet, e.g. one
+    pulled from the Hub), or a JSONL file. Faces are not read: judges see text."""
     if path.is_dir():
+        from mirror_hf.schema import DATA_DIR
         from mirror_hf.simulation.runner import SESSIONS_FILE, read_sessions
 
-        if not (path / SESSIONS_FILE).exists():
-            raise MirrorError("no sessions.jsonl here", file=str(path), fix="pass a run folder of mirror-hf simulate")
-        return read_sessions(path)
+        if (path / SESSIONS_FILE).exists():
+            return read_sessions(path)
+        shards = sorted((path / DATA_DIR / "sessions").glob("*.parquet"))
+        if not shards:
+            raise MirrorError(
+                "neither sessions.jsonl nor data/sessions/*.parquet here",
+                file=str(path),
+                fix="pass a run folder of mirror-hf simulate or a sessions dataset folder",
+            )
+        return _parquet_records(shards)
     records = []
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if line.strip():
@@ -73,6 +83,19 @@ def _read_records(path: Path) -> list[dict]:
                 records.append(json.loads(line))
             except json.JSONDecodeError as err:
                 raise MirrorError(f"not JSON: {err}", file=str(path), row=n) from err
+    return records
+
+
+def _parquet_records(shards: list[Path]) -> list[dict]:
+    import pyarrow.parquet as pq
+
+    records = []
+    for shard in shards:
+        # row group by row group, faces dropped as they come: a run's images need not fit in memory
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=64):
+            for row in batch.to_pylist():
+                row["turns"] = [{k: v for k, v in t.items() if k != "image"} for t in row["turns"]]
+                records.append(row)
     return records
 
 
