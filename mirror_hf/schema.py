@@ -143,6 +143,10 @@ def config_data_files(config: str) -> list[dict[str, str]]:
     return [{"split": split, "path": f"{DATA_DIR}/{config}/{split}-*.parquet"}]
 
 
+# A simulation run folder appends one JSON record per finished session to this file.
+SESSIONS_FILE = "sessions.jsonl"
+# Session ends that are failures, not outcomes: such sessions are not judged.
+FAILURE_REASONS = ("malformed_client", "backend_error")
 # Simulation output: one row per session (mirror_hf.simulation.runner).
 SESSION_FEATURES = Features(
     {

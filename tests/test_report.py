@@ -117,6 +117,17 @@ def test_report_numbers_files_and_a_free_rerun(runs, rubric_dir, tmp_path, capsy
     assert "Counselor: Hello (level 3)\nClient: I am fine." in first["prompt"]  # stage directions stay hidden
 
 
+def test_a_run_still_writing_is_read_without_its_torn_last_line(runs, tmp_path):
+    lines = (runs / "ref" / "sessions.jsonl").read_text().splitlines()
+    torn = tmp_path / "torn.jsonl"
+    torn.write_text("\n".join(lines[:2]) + "\n" + lines[2][:40])
+    assert [r["session_id"] for r in load_runs([str(torn)])[0].records] == PROFILES[:2]
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text("\n".join([lines[0], "{oops", lines[1]]) + "\n")
+    with pytest.raises(MirrorError, match=r"broken.jsonl, row 2: not JSON"):
+        load_runs([str(broken)])
+
+
 def test_bad_inputs_name_the_fix(runs, tmp_path):
     with pytest.raises(MirrorError, match="two runs share a name"):
         load_runs([str(runs / "ref"), f"ref={runs / 'other'}"])

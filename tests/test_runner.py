@@ -10,8 +10,9 @@ from PIL import Image
 from test_simulation import PROFILE, ScriptedBackend, therapist_answers
 
 from mirror_hf.cli import main
+from mirror_hf.schema import SESSIONS_FILE
 from mirror_hf.simulation.client import ResistantClient
-from mirror_hf.simulation.runner import SESSIONS_FILE, run_sessions
+from mirror_hf.simulation.runner import run_sessions
 from mirror_hf.therapist import MirrorTherapist
 
 PROFILES = [{**PROFILE, "idx": f"cactus-{900 + i}-emotional-resistance"} for i in range(6)]

@@ -20,11 +20,10 @@ from pathlib import Path
 
 from datasets.utils.tqdm import tqdm
 
-from mirror_hf.schema import DATA_DIR, SESSION_FEATURES
+from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSION_FEATURES, SESSIONS_FILE
 from mirror_hf.simulation.faces import IdentityFaces
-from mirror_hf.simulation.session import FAILURE_REASONS, SessionResult, run_session
+from mirror_hf.simulation.session import SessionResult, run_session
 
-SESSIONS_FILE = "sessions.jsonl"
 FACES_DIR = "faces"
 
 

@@ -23,8 +23,6 @@ from mirror_hf.llm import BackendError
 from mirror_hf.llm.types import MeteredBackend
 from mirror_hf.simulation.client import MalformedClientTurn
 
-FAILURE_REASONS = ("malformed_client", "backend_error")  # ends that are failures, not outcomes
-
 
 @dataclass
 class SessionTurn:
