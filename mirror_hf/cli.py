@@ -146,7 +146,9 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example: mirror-hf evaluate P+EC=runs/sim-pec LLaVA=runs/sim-llava --judge openai:gpt-4o "
         "--reference P+EC --out eval/",
     )
-    evaluate.add_argument("sessions", nargs="+", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate")
+    evaluate.add_argument(
+        "sessions", nargs="+", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate, or sessions datasets"
+    )
     evaluate.add_argument(
         "--judge",
         action="append",
@@ -250,7 +252,7 @@ def _simulate(args) -> int:
     from datasets import load_dataset
 
     from mirror_hf.llm import load_backend
-    from mirror_hf.paths import cache_dir
+    from mirror_hf.paths import llm_cache_dir
     from mirror_hf.schema import CONFIG_SPLITS, EVAL_PROFILES
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
@@ -262,7 +264,7 @@ def _simulate(args) -> int:
     profiles = load_dataset(dataset, config, split=CONFIG_SPLITS.get(config, "train"))
     if args.sessions:
         profiles = profiles.select(range(min(args.sessions, len(profiles))))
-    cache = args.cache_dir or cache_dir() / "llm"
+    cache = args.cache_dir or llm_cache_dir()
     options = {"max_concurrency": args.concurrency, "cache_dir": cache}
     therapist_backend = load_backend(args.therapist, **options)
     if args.text_only:
@@ -295,17 +297,28 @@ def _evaluate(args) -> int:
 
     from mirror_hf.judges import counseling_eval, report, wai
     from mirror_hf.llm import load_backend
-    from mirror_hf.paths import cache_dir
+    from mirror_hf.paths import llm_cache_dir
 
     instruments = [i.strip() for i in args.instruments.split(",") if i.strip()]
     unknown = sorted(set(instruments) - set(report.INSTRUMENTS))
     if unknown:
         raise MirrorError(f"unknown instrument(s) {unknown}", fix=f"use {','.join(report.INSTRUMENTS)}")
     runs = report.load_runs(args.sessions)
+    labels = [r.label for r in runs]
+    if args.reference and args.reference not in labels:
+        raise MirrorError(f"--reference {args.reference!r} names no run", fix=f"use one of {labels}")
+    cards = {}  # checked before any judge call
+    for spec in args.model_card:
+        name, _, folder = spec.partition("=")
+        cards[name] = Path(folder) / "README.md"
+        if name not in labels:
+            raise MirrorError(f"--model-card {name!r} names no run", fix=f"use one of {labels}")
+        if not cards[name].is_file():
+            raise MirrorError("no model card here", file=str(cards[name]), fix="give the training output_dir")
     rubrics = counseling_eval.load_rubrics(prompts_dir=args.rubrics) if "counseling_eval" in instruments else None
     items = wai.load_guidelines(args.wai_guidelines) if args.wai_guidelines else wai.WAI_ITEMS
     human = report.read_human_ratings(args.human_ratings) if args.human_ratings else None
-    options = {"max_concurrency": args.concurrency, "cache_dir": args.cache_dir or cache_dir() / "llm"}
+    options = {"max_concurrency": args.concurrency, "cache_dir": args.cache_dir or llm_cache_dir()}
     judgements = {}
     for spec in args.judge:
         backend = load_backend(spec, **options)
@@ -329,13 +342,9 @@ def _evaluate(args) -> int:
     )
     paths = report.write_report(built, args.out, judgements=judgements, runs=runs)
     print(f"wrote {paths['markdown']}, {paths['json']} and the figures in {args.out}")
-    for spec in args.model_card:
+    for name, card in cards.items():
         from mirror_hf.cards import add_eval_results
 
-        name, _, folder = spec.partition("=")
-        card = Path(folder) / "README.md"
-        if not card.is_file():
-            raise MirrorError("no model card here", file=str(card), fix="give the training output_dir: NAME=DIR")
         add_eval_results(card, report.eval_results(built, name))
         print(f"added {name}'s scores to {card} (model-index)")
     return 0

@@ -12,3 +12,8 @@ def cache_dir() -> Path:
         return Path(os.environ["MIRROR_HF_CACHE"]).expanduser()
     base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
     return Path(base).expanduser() / "mirror_hf"
+
+
+def llm_cache_dir() -> Path:
+    """The default response cache of the chat back-ends (simulation, judges): ``cache_dir() / "llm"``."""
+    return cache_dir() / "llm"

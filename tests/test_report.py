@@ -162,7 +162,11 @@ def test_scores_go_into_the_model_card_as_model_index(runs, rubric_dir, tmp_path
     try:
         assert main([*args, "--model-card", f"other={adapter}"]) == 0
         assert main([*args, "--model-card", f"other={adapter}"]) == 0  # again: replaced, not repeated
-        assert main([*args, "--model-card", f"nobody={adapter}"]) == 2
+        calls, fresh = len(judge.requests), ["--cache-dir", str(tmp_path / "fresh")]  # a fresh cache: any call shows
+        assert main([*args, *fresh, "--model-card", f"nobody={adapter}"]) == 2
+        assert main([*args, *fresh, "--model-card", f"other={tmp_path}"]) == 2  # no README.md there
+        assert main([*args, *fresh, "--reference", "nobody"]) == 2
+        assert len(judge.requests) == calls  # refused before judging
     finally:
         judge.close()
     loaded = ModelCard.load(adapter / "README.md")

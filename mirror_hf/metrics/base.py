@@ -57,9 +57,9 @@ def resolve_judge(judge, *, concurrency: int = 8, cache_dir=None):
     if not isinstance(judge, str):
         raise TypeError("judge must be a model spec such as 'openai:gpt-4o' or a chat back-end")
     from mirror_hf.llm import load_backend
-    from mirror_hf.paths import cache_dir as default_cache
+    from mirror_hf.paths import llm_cache_dir
 
-    return load_backend(judge, max_concurrency=concurrency, cache_dir=cache_dir or default_cache() / "llm")
+    return load_backend(judge, max_concurrency=concurrency, cache_dir=cache_dir or llm_cache_dir())
 
 
 class JudgeMetric(evaluate.Metric):
