@@ -56,7 +56,8 @@ def main(script_args: ScriptArguments, training_args: MirrorSFTConfig, model_arg
     )
     trainer.model_card_renderer = recipe_card_renderer(script_args, training_args, model_args, dataset)
     if training_args.preflight_batches:
-        preflight(trainer, training_args.preflight_batches)
+        # every process checks (a bad row stops them all alike); the main one prints
+        preflight(trainer, training_args.preflight_batches, log=trainer.is_world_process_zero())
 
     resume = training_args.resume_from_checkpoint or last_checkpoint(training_args)
     if resume:

@@ -373,3 +373,25 @@ def test_a_rewritten_card_keeps_its_evaluation_results(tmp_path):
     kept = ModelCard.load(readme)
     assert [(r.metric_type, r.metric_value) for r in kept.data.eval_results] == [("wai_alliance/bond", 3.48)]
     assert "| wai_alliance bond | 3.48 |" in kept.text
+
+
+def test_two_processes_share_the_data_and_save_once(tmp_path, tiny_llava, sample_dataset):
+    """DDP over 2 CPU processes (torchrun + gloo; accelerate's --cpu always runs one process): each step takes one
+    row per process, the pre-flight prints once, the optimizer keeps its two learning rates, and the main process
+    writes the outputs."""
+    config = tiny_recipe(
+        tmp_path, tiny_llava, sample_dataset, max_steps=4, save_steps=4, per_device_train_batch_size=1,
+        use_cpu=True,
+    )  # fmt: skip
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    cmd += [str(ROOT / "recipes" / "sft_llava.py"), "--config", str(config)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
+    assert result.stderr.count("pre-flight:") == 1
+    state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
+    assert state["global_step"] == 4 and state["log_history"][-1]["epoch"] == 2.0  # 4 rows, 2 per step
+    assert "| world_size | 2 |" in (tmp_path / "run" / "README.md").read_text()
+    assert (tmp_path / "run" / "adapter_model.safetensors").is_file()
+    optimizer = torch.load(tmp_path / "run" / "checkpoint-4" / "optimizer.pt", weights_only=False)
+    assert sorted({g["lr"] for g in optimizer["param_groups"]}) == [1.0e-3, 3.0e-2]  # projector, LoRA
