@@ -171,3 +171,11 @@ def test_samples_are_averaged_each_with_its_own_seed():
     )
     assert seeds == [0, 1000, 2000] and judgements[0].score == pytest.approx((3 + 4 + 2) / 3)
     assert len(judgements[0].raw) == 3
+
+
+def test_a_bad_dialogue_is_named_before_any_call():
+    backend = ScriptedBackend("j", lambda request: "[[3]]")
+    bad = [{"role": "narrator", "content": "Once upon a time"}]
+    with pytest.raises(MirrorError, match=r"dialogue 1: turn 0: role 'narrator'.*Fix: give each turn"):
+        asyncio.run(judge_wai([SESSION, bad], backend))
+    assert backend.requests == []

@@ -15,6 +15,7 @@ from loopback import ScriptedServer
 from test_judges import SESSION, rubric_dir  # noqa: F401  (fixture)
 from test_simulation import ScriptedBackend
 
+from mirror_hf.errors import MirrorError
 from mirror_hf.judges import wai
 from mirror_hf.metrics import METRICS, module_path, register_evaluate_modules
 
@@ -79,6 +80,8 @@ def test_wai_compute_shapes_nan_and_records():
     assert second["normalized"] == pytest.approx(((sum(1 + n % 5 for n in range(2, 13)) / 11) - 1) / 4)
     assert out["goal"] == pytest.approx(((2 + 3 + 4 + 5) / 4 + 4) / 2)
     assert out["normalized"] == pytest.approx((out["sessions"][0]["normalized"] + second["normalized"]) / 2)
+    with pytest.raises(MirrorError, match=r"dialogue 1: turn 0: expected role/content"):
+        module.compute(dialogues=[SESSION, [{"who": "client", "said": "hi"}]], judge=ScriptedBackend("j", judge))
 
 
 def test_counseling_compute_headline_and_strategy_apart(rubric_dir):  # noqa: F811

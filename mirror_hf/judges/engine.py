@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from datasets.utils.tqdm import tqdm
 
+from mirror_hf.errors import MirrorError
 from mirror_hf.judges import counseling_eval, wai
 from mirror_hf.judges.transcript import render_transcript
 from mirror_hf.judges.weighting import expected_score
@@ -92,7 +93,14 @@ async def judge_sessions(
     ``weighted`` asks for the top log-probabilities and adds the probability-weighted score (G-Eval style) of the
     score token; back-ends that return none leave it NaN and the parsed score stands.
     """
-    transcripts = [render_transcript(s) for s in sessions]
+    transcripts = []
+    for i, session in enumerate(sessions):
+        try:
+            transcripts.append(render_transcript(session))
+        except (ValueError, KeyError, TypeError) as err:
+            raise MirrorError(
+                f"dialogue {i}: {err}", fix='give each turn {"role": "therapist" | "client", "content": str}'
+            ) from err
     bar = tqdm(total=len(sessions) * len(items), desc=f"Judging ({instrument})", unit="call", disable=not progress)
 
     async def one(s: int, item: Item) -> Judgement:

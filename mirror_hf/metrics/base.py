@@ -18,6 +18,7 @@ import dataclasses
 import datasets
 import evaluate
 
+from mirror_hf.errors import MirrorError
 from mirror_hf.judges.engine import summarize
 from mirror_hf.judges.transcript import to_dialogue
 
@@ -82,7 +83,13 @@ class JudgeMetric(evaluate.Metric):
         """Judge ``dialogues`` (see the arguments below); returns the means, counts and per-session scores."""
         # keep role/content only, so records with faces and stage directions fit the declared features
         if dialogues is not None:
-            dialogues = [to_dialogue(d) for d in dialogues]
+            clean = []
+            for i, dialogue in enumerate(dialogues):
+                try:
+                    clean.append(to_dialogue(dialogue))
+                except (ValueError, KeyError, TypeError, AttributeError) as err:
+                    raise MirrorError(f"dialogue {i}: {err}", fix='turns of {"role": ..., "content": ...}') from err
+            dialogues = clean
         return super().compute(dialogues=dialogues, **kwargs)
 
     def judge(self, dialogues, backend, **options) -> list:
