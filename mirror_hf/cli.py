@@ -336,7 +336,10 @@ def _evaluate(args) -> int:
             )
         )
         usage = backend.usage
-        print(f"{spec}: {usage.calls} calls, {usage.cached} from the cache, {usage.failures} failed")
+        print(
+            f"{spec}: {usage.calls} calls, {usage.cached} from the cache, {usage.failures} failed; "
+            f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
+        )
     built = report.build_report(
         runs, judgements, reference=args.reference, tokenizer=args.tokenizer, weighted=args.weighted, human=human
     )
