@@ -5,7 +5,8 @@ concurrent writers and a killed run leave no broken entries. Keys never include 
 
 Example:
     >>> cache = ResponseCache("/tmp/mirror-cache")
-    >>> cache.get("openai@https://api.openai.com/v1", "gpt-4o", request) is None     # doctest: +SKIP
+    >>> key = cache.key("https://api.openai.com/v1", "gpt-4o", request)              # doctest: +SKIP
+    >>> cache.get(key) is None                                                       # doctest: +SKIP
     True
 """
 
@@ -27,22 +28,23 @@ class ResponseCache:
 
     @staticmethod
     def key(endpoint: str, model: str, request: ChatRequest) -> str:
+        """Computed once per call by the back-end (it hashes the whole request, faces included) for get and put."""
         head = json.dumps({"endpoint": endpoint, "model": model, "sampling": request.sampling()}, sort_keys=True)
         return hashlib.sha256(head.encode() + b"\0" + request.messages_json.encode()).hexdigest()
 
     def _path(self, key: str) -> Path:
         return self.root / key[:2] / f"{key}.json"
 
-    def get(self, endpoint: str, model: str, request: ChatRequest) -> ChatResponse | None:
-        path = self._path(self.key(endpoint, model, request))
+    def get(self, key: str) -> ChatResponse | None:
+        path = self._path(key)
         try:
             data = json.loads(path.read_text(encoding="utf-8"))
         except (FileNotFoundError, json.JSONDecodeError):
             return None
         return ChatResponse(**{**data, "cached": True})
 
-    def put(self, endpoint: str, model: str, request: ChatRequest, response: ChatResponse) -> None:
-        path = self._path(self.key(endpoint, model, request))
+    def put(self, key: str, response: ChatResponse) -> None:
+        path = self._path(key)
         if path.parent not in self._folders:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._folders.add(path.parent)

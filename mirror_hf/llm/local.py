@@ -83,7 +83,8 @@ class TransformersBackend:
         return f"local:{Path(self.path).name if Path(self.path).exists() else self.path}"
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        if self.cache and (hit := self.cache.get("local", self.path, request)):
+        key = self.cache.key("local", self.path, request) if self.cache else None
+        if key and (hit := self.cache.get(key)):
             self.usage.add(hit)
             return hit
         loop = asyncio.get_running_loop()
@@ -95,8 +96,8 @@ class TransformersBackend:
         await queue.put((request, future))
         response = await future
         self.usage.add(response)
-        if self.cache:
-            self.cache.put("local", self.path, request, response)
+        if key:
+            self.cache.put(key, response)
         return response
 
     async def _worker(self, queue: asyncio.Queue) -> None:

@@ -108,7 +108,8 @@ class OpenAICompatBackend:
         return (head[:-1] + ', "messages": ' + request.messages_json + "}").encode("utf-8")
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        if self.cache and (hit := self.cache.get(self.base_url, self.model, request)):
+        key = self.cache.key(self.base_url, self.model, request) if self.cache else None
+        if key and (hit := self.cache.get(key)):
             self.usage.add(hit)
             return hit
 
@@ -152,6 +153,6 @@ class OpenAICompatBackend:
             logprobs=_token_logprobs(choice) if request.logprobs else None,
         )
         self.usage.add(response)
-        if self.cache:  # a file write: off the event loop, which other calls are waiting on
-            await asyncio.to_thread(self.cache.put, self.base_url, self.model, request, response)
+        if key:  # a file write: off the event loop, which other calls are waiting on
+            await asyncio.to_thread(self.cache.put, key, response)
         return response
