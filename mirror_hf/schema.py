@@ -10,9 +10,16 @@ Example:
 
 from __future__ import annotations
 
+import json
+import logging
 import re
+from pathlib import Path
 
 from datasets import ClassLabel, Features, Image, List, Value
+
+from mirror_hf.errors import MirrorError
+
+logger = logging.getLogger(__name__)
 
 # The four generation traits, in the authors' order; "none" is their "No Resistance".
 RESISTANCE_TYPES: tuple[str, ...] = ("emotional", "cognitive", "behavioral", "none")
@@ -145,6 +152,29 @@ def config_data_files(config: str) -> list[dict[str, str]]:
 
 # A simulation run folder appends one JSON record per finished session to this file.
 SESSIONS_FILE = "sessions.jsonl"
+
+
+def read_session_records(path: str | Path) -> list[dict]:
+    """The records of a sessions JSONL file, one per session id (the last line wins, as a resumed run appends).
+
+    A last line torn by a crash or by a run still writing is left out; any other unreadable line is an error.
+    """
+    path = Path(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = {}
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                if n == len(lines):
+                    logger.warning("%s: the last line is incomplete (a run still writing?); left out", path)
+                    continue
+                raise MirrorError(f"not JSON: {err}", file=str(path), row=n) from err
+            records[record["session_id"]] = record
+    return list(records.values())
+
+
 # Session ends that are failures, not outcomes: such sessions are not judged.
 FAILURE_REASONS = ("malformed_client", "backend_error")
 # Simulation output: one row per session (mirror_hf.simulation.runner).

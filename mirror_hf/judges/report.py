@@ -22,7 +22,6 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
-import logging
 import math
 import re
 from pathlib import Path
@@ -31,7 +30,7 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.transcript import to_dialogue
-from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSIONS_FILE, parse_idx
+from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSIONS_FILE, parse_idx, read_session_records
 
 INSTRUMENTS = ("counseling_eval", "wai")
 COLUMNS = {
@@ -40,7 +39,6 @@ COLUMNS = {
 }
 METRIC_IDS = {"counseling_eval": "counseling_eval", "wai": "wai_alliance"}  # the evaluate modules' names
 NOT_HEADLINE = {c.name for c in counseling_eval.CRITERIA if not c.headline}
-logger = logging.getLogger(__name__)
 _WORDS = re.compile(r"\w+|[^\w\s]")
 
 
@@ -65,7 +63,7 @@ def _read_records(path: Path) -> list[dict]:
     pulled from the Hub), or a JSONL file. Faces are not read: judges see text."""
     if path.is_dir():
         if (path / SESSIONS_FILE).exists():
-            return _jsonl_records(path / SESSIONS_FILE)
+            return read_session_records(path / SESSIONS_FILE)
         shards = sorted((path / DATA_DIR / "sessions").glob("*.parquet"))
         if not shards:
             raise MirrorError(
@@ -74,25 +72,7 @@ def _read_records(path: Path) -> list[dict]:
                 fix="pass a run folder of mirror-hf simulate or a sessions dataset folder",
             )
         return _parquet_records(shards)
-    return _jsonl_records(path)
-
-
-def _jsonl_records(path: Path) -> list[dict]:
-    """One record per session id (the last line wins, as a resumed run appends); a last line torn by a crash that
-    is still running is left out, any other unreadable line is an error."""
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records = {}
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                if n == len(lines):
-                    logger.warning("%s: the last line is incomplete (a run still writing?); left out", path)
-                    continue
-                raise MirrorError(f"not JSON: {err}", file=str(path), row=n) from err
-            records[record["session_id"]] = record
-    return list(records.values())
+    return read_session_records(path)
 
 
 def _parquet_records(shards: list[Path]) -> list[dict]:

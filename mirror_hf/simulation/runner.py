@@ -20,7 +20,7 @@ from pathlib import Path
 
 from datasets.utils.tqdm import tqdm
 
-from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSION_FEATURES, SESSIONS_FILE
+from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSION_FEATURES, SESSIONS_FILE, read_session_records
 from mirror_hf.simulation.faces import IdentityFaces
 from mirror_hf.simulation.session import SessionResult, run_session
 
@@ -33,16 +33,11 @@ def read_sessions(out_dir: str | Path) -> list[dict]:
     if not path.exists():
         return []
     data = path.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
+    complete = len(data[: data.rfind(b"\n") + 1])
+    if complete != len(data):  # the next append must start on a line of its own
         with path.open("r+b") as f:
-            f.truncate(len(complete))
-    records = {}
-    for line in complete.decode("utf-8").splitlines():
-        if line.strip():
-            record = json.loads(line)
-            records[record["session_id"]] = record
-    return list(records.values())
+            f.truncate(complete)
+    return read_session_records(path)
 
 
 def _record(result: SessionResult, out: Path) -> dict:

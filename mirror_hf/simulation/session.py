@@ -66,10 +66,10 @@ async def run_session(
     therapist.backend, client.backend = MeteredBackend(therapist.backend), MeteredBackend(client.backend)
     silent_in_a_row = 0
     try:
-        face = faces.face(profile, 0, None)
-        if vision:  # nonverbal opening: the therapist first sees the client before anyone speaks
-            opening = await client.reply(profile, [], nonverbal_only=True)
-            face = faces.face(profile, 0, opening.stage_direction)
+        # nonverbal opening in VLM runs: the therapist first sees the client before anyone speaks
+        opening = await client.reply(profile, [], nonverbal_only=True) if vision else None
+        face = faces.face(profile, 0, opening.stage_direction if opening else None)
+        if opening:
             result.turns.append(SessionTurn("client", "", opening.stage_direction, opening.raw, face))
         plan = await therapist.plan(profile, face)
         if plan:
