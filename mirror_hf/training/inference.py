@@ -16,18 +16,22 @@ from mirror_hf.data.sft import to_trl_messages
 
 
 def load_model(path: str | Path, base_model: str | None = None, dtype="auto"):
-    """(model, processor) from a merged model folder / Hub id, or from an adapter folder on top of its base."""
+    """(model, processor) from a merged model folder / Hub id, or from an adapter folder on top of its base
+    (``base_model``, default: the one recorded in the adapter). The processor comes from ``path`` when it holds one,
+    else from the base."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     path = Path(path)
+    has_processor = (path / "processor_config.json").is_file()
     if (path / "adapter_config.json").is_file():
         from peft import PeftConfig, PeftModel
 
         base = base_model or PeftConfig.from_pretrained(path).base_model_name_or_path
         model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(base, dtype=dtype), path)
+        processor_source = path if has_processor else base
     else:
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
-    processor_source = path if (path / "processor_config.json").is_file() or not base_model else base_model
+        processor_source = path if has_processor or not base_model else base_model
     return model.eval(), AutoProcessor.from_pretrained(processor_source)
 
 

@@ -19,18 +19,14 @@ CARRIED_FILES = ("README.md", "mirror_recipe.yaml", "widget_face.png")
 
 def merge_adapter(adapter_dir: str | Path, out_dir: str | Path, base_model: str | None = None, dtype="auto") -> Path:
     """Load ``base_model`` (default: the adapter's own base), apply the adapter, merge, save model + processor."""
-    from peft import PeftConfig, PeftModel
-    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from mirror_hf.training.inference import load_model
 
     adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
     if not (adapter_dir / "adapter_config.json").is_file():
         raise MirrorError(f"{adapter_dir} holds no adapter_config.json", fix="pass the output_dir of sft_llava.py")
-    base = base_model or PeftConfig.from_pretrained(adapter_dir).base_model_name_or_path
-    model = AutoModelForImageTextToText.from_pretrained(base, dtype=dtype)
-    merged = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
-    merged.save_pretrained(out_dir)
-    processor_source = adapter_dir if (adapter_dir / "processor_config.json").is_file() else base
-    AutoProcessor.from_pretrained(processor_source).save_pretrained(out_dir)
+    model, processor = load_model(adapter_dir, base_model, dtype)
+    model.merge_and_unload().save_pretrained(out_dir)
+    processor.save_pretrained(out_dir)
     for name in CARRIED_FILES:
         if (adapter_dir / name).is_file():
             shutil.copy(adapter_dir / name, out_dir / name)
