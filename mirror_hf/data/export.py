@@ -76,14 +76,14 @@ def build_dataset(
     if not progress:
         datasets.disable_progress_bars()
     try:
-        return _build(sources, out, configs, (inputs, fingerprint), started, max_shard_size)
+        return _build(sources, out, configs, inputs, fingerprint, started, max_shard_size)
     finally:
         if bars_were_on:
             datasets.enable_progress_bars()
 
 
-def _build(sources, out: Path, configs, fingerprints: tuple[str, str], started: float, max_shard_size) -> dict:
-    inputs, fingerprint = fingerprints
+def _build(sources, out: Path, configs, inputs: str, fingerprint: str, started: float, max_shard_size) -> dict:
+    """``inputs``: the inputs' fingerprint; ``fingerprint``: the build's (inputs + configs)."""
     release = load_release(sources, inputs)
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = out.parent / f".{out.name}.staging-{os.getpid()}"
