@@ -153,14 +153,13 @@ def session_lengths(record: dict, count) -> tuple[float, float]:
     return (sum(lengths) / len(lengths), float(max(lengths))) if lengths else (math.nan, math.nan)
 
 
-def _column_values(judgements: list[Judgement], n_sessions: int, columns, weighted: bool) -> dict[str, list[float]]:
-    summary = summarize(judgements, weighted=weighted)
-    by_session = {i: s for i, s in enumerate(summary["sessions"])}
+def _column_values(summary: dict, n_sessions: int, columns) -> dict[str, list[float]]:
+    """Each column's per-session values, from :func:`summarize`'s sessions (a dimension, else an item)."""
     out = {}
     for column in columns:
         values = []
         for i in range(n_sessions):
-            session = by_session.get(i, {"dimensions": {}, "items": {}})
+            session = summary["sessions"][i] if i < len(summary["sessions"]) else {"dimensions": {}, "items": {}}
             values.append(session["dimensions"].get(column, session["items"].get(column, math.nan)))
         out[column] = values
     return out
@@ -238,23 +237,24 @@ def build_report(
         raise MirrorError(f"no run named {reference!r}", fix=f"use one of {[r.label for r in runs]}")
     judge_names = list(judgements)
     primary = judgements[judge_names[0]]
+    runs_by_label = {r.label: r for r in runs}
     count, unit = token_counter(tokenizer)
     instruments = [i for i in INSTRUMENTS if any(key[1] == i for key in primary)]
 
     lengths = {r.label: [session_lengths(rec, count) for rec in r.records] for r in runs}
-    values = {
-        (r.label, i): _column_values(primary[r.label, i], len(r.records), COLUMNS[i], weighted)
-        for r in runs
-        for i in instruments
-    }
+    summaries = {(r.label, i): summarize(primary[r.label, i], weighted=weighted) for r in runs for i in instruments}
+    values = {}
+    for (label, instrument), summary in summaries.items():
+        values[label, instrument] = _column_values(summary, len(runs_by_label[label].records), COLUMNS[instrument])
+    resistance = {r.label: [r.resistant(i) for i in range(len(r.records))] for r in runs}
     headline = {}  # label -> session indices the tables use
     for r in runs:
-        resistant = [i for i in range(len(r.records)) if r.resistant(i)]
+        resistant = [i for i, flag in enumerate(resistance[r.label]) if flag]
         headline[r.label] = resistant or list(range(len(r.records)))
 
     therapists = {}
     for r in runs:
-        flags = [r.resistant(i) for i in range(len(r.records))]
+        flags = resistance[r.label]
         avg = [a for a, _ in lengths[r.label]]
         entry = {
             "path": str(r.path),
@@ -275,7 +275,7 @@ def build_report(
                 non = [v for v, f in zip(column_values, flags, strict=True) if f is False]
                 cell["delta"] = _mean(res) - _mean(non) if res and non else math.nan
                 if reference and r.label != reference:
-                    ref = next(x for x in runs if x.label == reference)
+                    ref = runs_by_label[reference]
                     ref_values = dict(
                         zip(
                             (rec["session_id"] for rec in ref.records),
@@ -287,7 +287,7 @@ def build_report(
                     test = stats.paired_t_test(scored, [ref_values.get(s, math.nan) for s in ids])
                     cell.update(t=test.statistic, p=test.p, n_paired=test.n, significant=bool(test.p < 0.05))
                 table[column] = cell
-            summary = summarize(primary[r.label, instrument], weighted=weighted)
+            summary = summaries[r.label, instrument]
             table["n_valid"], table["n_failed"] = summary["n_valid"], summary["n_failed"]
             entry[instrument] = table
         therapists[r.label] = entry
