@@ -321,7 +321,7 @@ def build_report(
         for instrument in instruments:
             if instrument not in other_scores:
                 continue
-            found = agreement(scores[judge_names[0]].get(instrument, {}), other_scores.get(instrument, {}))
+            found = agreement(scores[judge_names[0]].get(instrument, {}), other_scores[instrument])
             agreements.append({"a": judge_names[0], "b": other, "instrument": instrument, **found})
 
     return {
