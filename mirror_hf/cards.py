@@ -54,8 +54,11 @@ def dataset_card_data(infos: dict[str, datasets.DatasetInfo]) -> DatasetCardData
     return data
 
 
-def render_dataset_card(infos: dict[str, datasets.DatasetInfo], report: dict, load_path: str = "mirror") -> str:
-    """The dataset card (README.md) of a built folder."""
+def render_dataset_card(
+    infos: dict[str, datasets.DatasetInfo], report: dict, load_path: str = "mirror", images_removed: bool = False
+) -> str:
+    """The dataset card (README.md) of a built folder; ``load_path`` is what its examples pass to ``load_dataset``,
+    ``images_removed`` says that a published copy carries no faces."""
     release = str(report["sources"]["release"])
     hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", release) and not release.startswith(("/", "."))
     source_text = (
@@ -79,6 +82,7 @@ def render_dataset_card(infos: dict[str, datasets.DatasetInfo], report: dict, lo
         citation=CITATION,
         load_path=load_path,
         splits=CONFIG_SPLITS,
+        images_removed=images_removed,
     )
     return str(card)
 
@@ -181,8 +185,9 @@ def add_eval_results(readme: str | Path, results: list[EvalResult]) -> Path:
     return readme
 
 
-def render_sessions_card(report: dict) -> str:
-    """The card of a simulated-sessions dataset written by ``mirror-hf simulate``."""
+def render_sessions_card(report: dict, load_path: str | None = None, images_removed: bool = False) -> str:
+    """The card of a simulated-sessions dataset written by ``mirror-hf simulate``; ``load_path`` (the Hub id once
+    pushed) is what its example passes to ``load_dataset``."""
     data = DatasetCardData(
         license="gpl-2.0",
         language=["en"],
@@ -196,5 +201,11 @@ def render_sessions_card(report: dict) -> str:
             }
         ],
     )
-    card = DatasetCard.from_template(data, template_str=_template("sessions_card.md"), report=report)
+    card = DatasetCard.from_template(
+        data,
+        template_str=_template("sessions_card.md"),
+        report=report,
+        load_path=load_path,
+        images_removed=images_removed,
+    )
     return str(card)

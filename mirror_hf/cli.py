@@ -1,5 +1,5 @@
-"""``mirror-hf``: build MIRROR as a Hub-layout dataset, preview it, simulate sessions, judge them, and show the
-environment.
+"""``mirror-hf``: build MIRROR as a Hub-layout dataset, preview it, simulate sessions, judge them, publish any of
+them to the Hub and pull them back, and show the environment.
 
 Example:
     $ mirror-hf build --sample && mirror-hf preview mirror
@@ -147,7 +147,10 @@ def _parser() -> argparse.ArgumentParser:
         "--reference P+EC --out eval/",
     )
     evaluate.add_argument(
-        "sessions", nargs="+", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate, or sessions datasets"
+        "sessions",
+        nargs="+",
+        metavar="[NAME=]RUN",
+        help="run folders of mirror-hf simulate, sessions dataset folders, or hf://datasets/ORG/NAME[@REVISION]",
     )
     evaluate.add_argument(
         "--judge",
@@ -178,6 +181,38 @@ def _parser() -> argparse.ArgumentParser:
         help="write therapist NAME's scores into the model card (README.md) of the adapter in DIR, as model-index",
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    push = sub.add_parser(
+        "push",
+        help="publish a built dataset, a sessions run, an adapter or a metric Space to the Hub",
+        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir) as a Hub "
+        "repository in one commit, with its card rendered for that repository; or a metric (wai_alliance, "
+        "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
+        "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
+        epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
+        "  mirror-hf push runs/sim-pec me/mirror-sessions --drop-images\n"
+        "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n  mirror-hf push wai_alliance me/wai_alliance",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    push.add_argument("source", metavar="FOLDER_OR_METRIC")
+    push.add_argument("repo_id", metavar="ORG/NAME")
+    push.add_argument("--private", action="store_true", help="create (and require) a private repository")
+    push.add_argument("--drop-images", action="store_true", help="publish every row with its image columns emptied")
+    push.add_argument("--message", help="commit message")
+    push.add_argument(
+        "--requirement", help="metric Spaces: the pip line that installs mirror-hf there (default mirror-hf[eval])"
+    )
+
+    pull = sub.add_parser(
+        "pull",
+        help="download a pushed dataset, sessions run or adapter into a folder",
+        description="Download a Hub repository into a folder: datasets and sessions load with load_dataset(OUT) "
+        "and mirror-hf evaluate; adapters load with peft. A rerun fetches only what changed.",
+    )
+    pull.add_argument("repo_id", metavar="ORG/NAME")
+    pull.add_argument("--out", required=True, metavar="DIR")
+    pull.add_argument("--repo-type", choices=("dataset", "model"), default="dataset", help="model for an adapter")
+    pull.add_argument("--revision", help="branch, tag or commit (default: main)")
 
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
     return parser
@@ -303,7 +338,7 @@ def _evaluate(args) -> int:
     unknown = sorted(set(instruments) - set(report.INSTRUMENTS))
     if unknown:
         raise MirrorError(f"unknown instrument(s) {unknown}", fix=f"use {','.join(report.INSTRUMENTS)}")
-    runs = report.load_runs(args.sessions)
+    runs = report.load_runs([_local_run(spec) for spec in args.sessions])
     labels = [r.label for r in runs]
     if args.reference and args.reference not in labels:
         raise MirrorError(f"--reference {args.reference!r} names no run", fix=f"use one of {labels}")
@@ -353,6 +388,54 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _local_run(spec: str) -> str:
+    """``[NAME=]hf://datasets/ORG/NAME[@REV]`` -> ``NAME=`` a local copy (pulled into the cache); others unchanged."""
+    label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
+    if not path.startswith("hf://"):
+        return spec
+    from mirror_hf.hub import pull
+    from mirror_hf.paths import cache_dir
+
+    repo, _, revision = path.removeprefix("hf://datasets/").partition("@")
+    if not path.startswith("hf://datasets/") or repo.count("/") != 1:
+        raise MirrorError(f"cannot read {path!r} as a Hub dataset", fix="write hf://datasets/ORG/NAME[@REVISION]")
+    revision = revision or None
+    local = pull(repo, cache_dir() / "sessions" / repo.replace("/", "--") / (revision or "main"), revision=revision)
+    return f"{label or repo.split('/')[1]}={local}"
+
+
+def _push(args) -> int:
+    from mirror_hf.metrics import METRICS
+
+    if args.source in METRICS and not Path(args.source).exists():
+        from mirror_hf.metrics import push_to_hub
+
+        url = push_to_hub(args.source, args.repo_id, requirement=args.requirement, private=args.private)
+        print(f"pushed the {args.source} metric Space: {url}; load it with evaluate.load({args.repo_id!r})")
+        return 0
+    from mirror_hf.hub import push
+
+    if args.requirement:
+        raise MirrorError("--requirement is for metric Spaces only", fix="drop it")
+    private = args.private or None  # None: the Hub's default for a new repository
+    result = push(args.source, args.repo_id, private=private, drop_images=args.drop_images, commit_message=args.message)
+    faces = f"{result.images} face(s)" + (f", {result.images_dropped} left out" if result.images_dropped else "")
+    visibility = "private" if result.private else "public"
+    print(
+        f"pushed {result.kind} {args.source} to {visibility} {result.repo_type} {result.repo_id}: "
+        f"{len(result.files)} file(s), {len(result.deleted)} stale removed, {faces}\n{result.commit_url}"
+    )
+    return 0
+
+
+def _pull(args) -> int:
+    from mirror_hf.hub import pull
+
+    out = pull(args.repo_id, args.out, repo_type=args.repo_type, revision=args.revision)
+    print(f"pulled {args.repo_id} into {out}")
+    return 0
+
+
 def _info(args) -> int:
     import datasets.config
     import huggingface_hub.constants
@@ -396,6 +479,8 @@ def main(argv: list[str] | None = None) -> int:
             "export": _export,
             "simulate": _simulate,
             "evaluate": _evaluate,
+            "push": _push,
+            "pull": _pull,
             "info": _info,
         }
         return commands[args.command](args)

@@ -1,5 +1,6 @@
 """A loopback Hugging Face Hub for tests: the HTTP API that ``create_repo``, ``upload_folder`` /
-``create_commit`` (regular, non-LFS files), ``repo_info``, ``list_repo_tree``, ``hf_hub_download`` and
+``create_commit`` (regular, non-LFS files, deletions), ``repo_info``, ``list_repo_tree`` (a folder's children or
+all below it, as ``HfFileSystem`` and so ``load_dataset("ORG/NAME")`` list them), ``hf_hub_download`` and
 ``snapshot_download`` use, over repositories kept in memory. Every request is recorded.
 
 It is no stand-in for the Hub's rules (permissions, LFS and Xet storage, revisions other than ``main``): it lets a
@@ -15,7 +16,7 @@ import re
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 TYPES = {"model": "models", "dataset": "datasets", "space": "spaces"}
 PREFIX = {"models": "", "datasets": "datasets/", "spaces": "spaces/"}
@@ -53,6 +54,24 @@ class Repo:
     @property
     def sha(self) -> str:
         return self.commits[-1]["sha"]
+
+
+def tree(repo: Repo, under: str, recursive: bool) -> list[dict]:
+    """The entries below ``under`` as the tree endpoint lists them: files, and folders as "directory" entries;
+    only the direct children unless ``recursive``."""
+    prefix = under + "/" if under else ""
+    entries, folders = [], set()
+    for name, data in sorted(repo.files.items()):
+        if not name.startswith(prefix):
+            continue
+        parts = name[len(prefix) :].split("/")
+        for depth in range(1, len(parts)):
+            if recursive or depth == 1:
+                folders.add(prefix + "/".join(parts[:depth]))
+        if recursive or len(parts) == 1:
+            entries.append({"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()})
+    oid = hashlib.sha1(repo.sha.encode()).hexdigest()
+    return [{"type": "directory", "path": f, "oid": oid} for f in sorted(folders)] + entries
 
 
 class HubServer:
@@ -101,7 +120,9 @@ class HubServer:
                     with hub._lock:
                         exists = (repo_type, repo_id) in hub.repos
                         if not exists:
-                            hub.repos[repo_type, repo_id] = Repo(repo_id, repo_type, bool(data.get("private")))
+                            # huggingface_hub >= 1.x sends "visibility"; older clients sent "private"
+                            private = data.get("visibility") == "private" or bool(data.get("private"))
+                            hub.repos[repo_type, repo_id] = Repo(repo_id, repo_type, private)
                     url = f"{hub.url}/{PREFIX[repo_type]}{repo_id}"
                     return self._json(409 if exists else 200, {"url": url, "name": repo_id, "error": "exists"})
                 match = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)/(preupload|commit)/([^/]+)", path)
@@ -162,13 +183,8 @@ class HubServer:
                     if repo is None:
                         return self._error(404, f"no repo {api.group(2)}", head)
                     if api.group(3) == "tree":
-                        under = (api.group(5) or "").strip("/")
-                        entries = [
-                            {"type": "file", "path": n, "size": len(d), "oid": hashlib.sha1(d).hexdigest()}
-                            for n, d in sorted(repo.files.items())
-                            if not under or n.startswith(under + "/")
-                        ]
-                        return self._json(200, entries, head)
+                        recursive = parse_qs(urlparse(self.path).query).get("recursive") == ["true"]
+                        return self._json(200, tree(repo, (api.group(5) or "").strip("/"), recursive), head)
                     return self._json(200, self._info(repo), head)
                 resolve = re.fullmatch(r"/(datasets/|spaces/)?(.+?)/resolve/([^/]+)/(.+)", path)
                 if resolve:

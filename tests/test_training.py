@@ -51,6 +51,9 @@ def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
     return path
 
 
+CAPTURE = {"capture_output": True, "text": True, "timeout": 600}
+
+
 def launch(config: Path, *extra: str, env: dict | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", **(env or {})}
     cmd = [
@@ -339,6 +342,47 @@ def test_push_to_hub_publishes_adapter_and_a_card_whose_widget_image_resolves(
     assert pushed.keys() == trained.keys() and all(torch.equal(pushed[k], trained[k]) for k in pushed)
     base = AutoModelForImageTextToText.from_pretrained(tiny_llava)
     model = PeftModel.from_pretrained(base, local)
+    assert any("lora_A" in name for name, _ in model.named_parameters())
+
+
+def test_a_trained_output_dir_pushed_later_gets_a_widget_at_its_repo_and_pulls_back(trained, tiny_llava, tmp_path):
+    """`mirror-hf push RUN ORG/NAME` after training without --push_to_hub: no checkpoints go up, the card's widget
+    image URL (a bare file name while the repo was unknown) names the new repository and resolves there, the local
+    card is left as it was, and `mirror-hf pull --repo-type model` brings back an adapter peft loads, equal."""
+    import urllib.request
+
+    from hub_server import HubServer
+    from huggingface_hub import ModelCard
+    from peft import PeftModel
+    from safetensors.torch import load_file
+    from transformers import AutoModelForImageTextToText
+
+    run = trained[0]
+    local_card = (run / "README.md").read_text()
+    assert ModelCard(local_card).data.widget[0]["messages"][0]["content"][0]["image_url"]["url"] == "widget_face.png"
+    hub = HubServer()
+    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
+    env["HF_HOME"] = str(tmp_path / "home")
+    try:
+        for args in (["push", str(run), "me/llava-ec"], ["pull", "me/llava-ec", "--repo-type", "model", "--out", "dl"]):
+            done = subprocess.run([sys.executable, "-m", "mirror_hf", *args], env=env, cwd=tmp_path, **CAPTURE)
+            assert done.returncode == 0, done.stderr[-3000:]
+        files = set(hub.repos["models", "me/llava-ec"].files)
+        card = ModelCard.load(tmp_path / "dl" / "README.md")
+        url = card.data.widget[0]["messages"][0]["content"][0]["image_url"]["url"]
+        assert url == f"{hub.url}/me/llava-ec/resolve/main/widget_face.png"
+        with urllib.request.urlopen(url) as answer:
+            assert answer.read() == (run / "widget_face.png").read_bytes()
+    finally:
+        hub.close()
+    assert {"adapter_model.safetensors", "adapter_config.json", "mirror_recipe.yaml", "processor_config.json"} <= files
+    assert not [f for f in files if f.startswith("checkpoint-")] and any(run.glob("checkpoint-*"))
+    assert (run / "README.md").read_text() == local_card
+    assert card.data.library_name == "peft" and "not a replacement for professional" in card.text
+    pulled = load_file(tmp_path / "dl" / "adapter_model.safetensors")
+    mine = load_file(run / "adapter_model.safetensors")
+    assert pulled.keys() == mine.keys() and all(torch.equal(pulled[k], mine[k]) for k in pulled)
+    model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_llava), tmp_path / "dl")
     assert any("lora_A" in name for name, _ in model.named_parameters())
 
 

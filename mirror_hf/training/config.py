@@ -34,5 +34,9 @@ class MirrorSFTConfig(SFTConfig):
     dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
     model_license: str = field(default="llama2", metadata={"help": "Licence of the trained model (the base's)."})
     widget_image: str | None = field(
-        default=None, metadata={"help": "Image shown in the model card widget (default: a drawn sample face)."}
+        default=None,
+        metadata={
+            "help": "Image shown in the model card widget, published with the adapter: not a CelebA face, whose "
+            "terms forbid that (default: a drawn face)."
+        },
     )

@@ -1,0 +1,321 @@
+"""Publish what mirror-hf makes to the Hub and pull it back: a built dataset folder, a simulated-sessions run, a
+trained adapter. (Metric Spaces: :func:`mirror_hf.metrics.push_to_hub`.)
+
+Licence guard: the faces come from CelebA (identity faces, and turn faces synthesized from them), whose terms forbid
+redistributing them. A folder that holds faces goes only to a repository that is private — asked for explicitly and
+checked on the Hub before anything is uploaded — or without its faces (``drop_images=True``: every image of a copy
+of the shards is set to null and the card says how to rebuild them; the local folder is left as it is).
+
+A push is one commit: the card rendered for the repository (``load_dataset("ORG/NAME")`` in its examples, an adapter
+widget whose image URL is the repository's own), the parquet shards, and the deletion of shards an earlier push left
+that this one no longer has. An interrupted push can be rerun: the Hub keeps the large files it already received.
+
+Example:
+    >>> from mirror_hf.hub import pull, push
+    >>> push("mirror", "me/mirror", private=True).commit_url                 # doctest: +SKIP
+    'https://huggingface.co/datasets/me/mirror/commit/...'
+    >>> push("runs/sim-pec", "me/mirror-sessions", drop_images=True).images  # doctest: +SKIP
+    0
+    >>> pull("me/mirror-sessions", "runs/sim-pec-copy")                      # doctest: +SKIP
+    PosixPath('runs/sim-pec-copy')
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+from mirror_hf.errors import MirrorError
+from mirror_hf.schema import DATA_DIR
+
+logger = logging.getLogger(__name__)
+
+BUILD_REPORT = "build_report.json"  # data/export.py writes it
+RUN_REPORT = "run_report.json"  # simulation/runner.py writes it
+ADAPTER_CONFIG = "adapter_config.json"
+WIDGET_IMAGE = "widget_face.png"  # training/recipe.py writes it
+# What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
+ADAPTER_IGNORE = ("checkpoint-*", "_*")
+KINDS = {"dataset": "dataset", "sessions": "dataset", "adapter": "model"}  # kind -> Hub repo type
+
+
+@dataclass
+class PushResult:
+    """What a push did. ``images``: faces uploaded; ``images_dropped``: faces left out with ``drop_images``."""
+
+    repo_id: str
+    repo_type: str
+    kind: str
+    commit_url: str
+    private: bool
+    files: list[str] = field(default_factory=list)
+    deleted: list[str] = field(default_factory=list)
+    images: int = 0
+    images_dropped: int = 0
+
+
+def folder_kind(folder: str | Path) -> str:
+    """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run) or ``adapter``
+    (a training ``output_dir``), told by the report or config file each writes."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or an adapter")
+    for name, kind in ((BUILD_REPORT, "dataset"), (RUN_REPORT, "sessions"), (ADAPTER_CONFIG, "adapter")):
+        if (folder / name).is_file():
+            return kind
+    raise MirrorError(
+        f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT}, {RUN_REPORT}, {ADAPTER_CONFIG}",
+        file=str(folder),
+        fix="push the --out folder of `mirror-hf build` or `mirror-hf simulate`, or a training output_dir",
+    )
+
+
+def _shards(folder: Path) -> list[Path]:
+    return sorted((folder / DATA_DIR).rglob("*.parquet"))
+
+
+def _features(shard: Path):
+    import pyarrow.parquet as pq
+    from datasets import Features
+
+    try:
+        return pq.read_schema(shard), Features.from_arrow_schema(pq.read_schema(shard))
+    except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+        raise MirrorError(f"cannot read this parquet shard ({err})", file=str(shard), fix="rebuild the folder") from err
+
+
+def _has_image(feature) -> bool:
+    from datasets import Image, LargeList, List
+
+    if isinstance(feature, Image):
+        return True
+    if isinstance(feature, (List, LargeList)):
+        return _has_image(feature.feature)
+    if isinstance(feature, dict):
+        return any(_has_image(f) for f in feature.values())
+    return False
+
+
+def _count_images(array, feature) -> int:
+    """Images with bytes under ``feature`` in ``array`` (a path alone is a link, not an image)."""
+    import pyarrow.compute as pc
+    from datasets import Image, LargeList, List
+
+    if not _has_image(feature):
+        return 0
+    if isinstance(feature, Image):
+        return int(pc.sum(pc.and_(array.is_valid(), array.field("bytes").is_valid())).as_py() or 0)
+    if isinstance(feature, (List, LargeList)):
+        return _count_images(array.flatten(), feature.feature)
+    children = array.flatten()  # the struct's own nulls applied to its fields
+    return sum(_count_images(children[array.type.get_field_index(n)], f) for n, f in feature.items())
+
+
+def _without_images(array, feature):
+    """``array`` with every image under ``feature`` set to null; the lists and structs around them are kept."""
+    import pyarrow as pa
+    from datasets import Image, LargeList, List
+
+    if not _has_image(feature):
+        return array
+    if isinstance(feature, Image):
+        return pa.nulls(len(array), array.type)
+    if isinstance(feature, (List, LargeList)):
+        values = _without_images(array.values, feature.feature)
+        return type(array).from_arrays(array.offsets, values, type=array.type, mask=array.is_null())
+    children = [_without_images(array.field(n), feature[n]) for n in array.type.names]
+    return pa.StructArray.from_arrays(children, fields=list(array.type), mask=array.is_null())
+
+
+def find_images(folder: str | Path) -> dict[str, int]:
+    """Embedded images per parquet shard of ``folder`` (path relative to it), shards without any left out."""
+    import pyarrow.parquet as pq
+
+    folder, found = Path(folder), {}
+    for shard in _shards(folder):
+        _, features = _features(shard)
+        columns = [name for name, feature in features.items() if _has_image(feature)]
+        if not columns:
+            continue
+        table = pq.read_table(shard, columns=columns)
+        count = sum(_count_images(table[c].combine_chunks(), features[c]) for c in columns)
+        if count:
+            found[shard.relative_to(folder).as_posix()] = count
+    return found
+
+
+def write_without_images(shard: str | Path, target: str | Path) -> None:
+    """Copy the parquet ``shard`` to ``target`` with every image null; rows, other columns and features kept."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    schema, features = _features(Path(shard))
+    table = pq.read_table(shard)
+    columns = [_without_images(table[n].combine_chunks(), features[n]) for n in table.column_names]
+    pq.write_table(pa.Table.from_arrays(columns, schema=schema), target)
+
+
+def _public_paths(value):
+    """``value`` with local absolute paths cut to their last part: a published report names no one's home folder."""
+    if isinstance(value, dict):
+        return {k: _public_paths(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_public_paths(v) for v in value]
+    if isinstance(value, str) and value.startswith(("/", "~")) and "\n" not in value:
+        return f".../{Path(value).name}"
+    return value
+
+
+def _dataset_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
+    from mirror_hf.cards import render_dataset_card
+
+    report = json.loads((folder / BUILD_REPORT).read_text(encoding="utf-8"))
+    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+    card = render_dataset_card(dict(infos), report, load_path=repo_id, images_removed=images_removed)
+    return card, report
+
+
+def _sessions_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
+    from mirror_hf.cards import render_sessions_card
+
+    report = json.loads((folder / RUN_REPORT).read_text(encoding="utf-8"))
+    return render_sessions_card(report, load_path=repo_id, images_removed=images_removed), report
+
+
+def _adapter_card(folder: Path, repo_id: str) -> str:
+    """The adapter's card with its widget image at this repository's URL (a card written before the repository
+    was known names the bare file, which the Hub widget cannot fetch)."""
+    from huggingface_hub import ModelCard, constants
+
+    readme = folder / "README.md"
+    if not readme.is_file():
+        raise MirrorError("the adapter has no model card", file=str(readme), fix="train with recipes/sft_llava.py")
+    card = ModelCard.load(readme)
+    url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}"
+    for example in card.data.widget or []:
+        for message in example.get("messages", []):
+            for part in message.get("content", []) if isinstance(message.get("content"), list) else []:
+                image = part.get("image_url") or {}
+                if str(image.get("url", "")).endswith(WIDGET_IMAGE):
+                    image["url"] = url
+    return str(card)
+
+
+def _adapter_files(folder: Path) -> list[str]:
+    names = []
+    for path in sorted(folder.rglob("*")):
+        rel = path.relative_to(folder)
+        hidden = any(part.startswith(".") for part in rel.parts)
+        ignored = any(fnmatch(rel.parts[0], pattern) for pattern in ADAPTER_IGNORE)
+        if path.is_file() and not hidden and not ignored:
+            names.append(rel.as_posix())
+    return names
+
+
+def push(
+    folder: str | Path,
+    repo_id: str,
+    *,
+    private: bool | None = None,
+    drop_images: bool = False,
+    token: str | None = None,
+    commit_message: str | None = None,
+) -> PushResult:
+    """Publish ``folder`` (a built dataset, a sessions run or an adapter) as the Hub repository ``repo_id``.
+
+    A folder with faces needs ``private=True`` (the repository must be private on the Hub, checked before any
+    upload) or ``drop_images=True``; otherwise a :class:`MirrorError` says so and nothing is uploaded.
+    """
+    from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi
+
+    from mirror_hf import __version__
+
+    folder = Path(folder)
+    kind = folder_kind(folder)
+    repo_type = KINDS[kind]
+    images = find_images(folder) if kind != "adapter" else {}
+    n_images = sum(images.values())
+    if n_images and not drop_images and private is not True:
+        first = next(iter(images))
+        raise MirrorError(
+            f"holds {n_images} face image(s) (e.g. {first}); faces derive from CelebA, whose terms forbid "
+            "publishing them, so nothing was uploaded",
+            file=str(folder),
+            fix="push to a private repository (--private / private=True), or without the faces "
+            "(--drop-images / drop_images=True)",
+        )
+    api = HfApi(token=token)
+    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+    is_private = bool(api.repo_info(repo_id, repo_type=repo_type).private)
+    if n_images and not drop_images and not is_private:
+        raise MirrorError(
+            f"the Hub repository {repo_id} exists and is public; the faces of {folder} may not go there, so nothing "
+            "was uploaded",
+            fix=f"make {repo_id} private in its settings, choose another repository, or use --drop-images",
+        )
+    dropped = n_images if drop_images else 0
+    with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch:
+        uploads: dict[str, Path | bytes] = {}
+        if kind == "adapter":
+            uploads = {name: folder / name for name in _adapter_files(folder)}
+            uploads["README.md"] = _adapter_card(folder, repo_id).encode()
+        else:
+            render = _dataset_card if kind == "dataset" else _sessions_card
+            card, report = render(folder, repo_id, images_removed=bool(dropped))
+            uploads["README.md"] = card.encode()
+            report_name = BUILD_REPORT if kind == "dataset" else RUN_REPORT
+            uploads[report_name] = (json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n").encode()
+            for shard in _shards(folder):
+                name = shard.relative_to(folder).as_posix()
+                if dropped and name in images:
+                    stripped = Path(scratch) / name
+                    stripped.parent.mkdir(parents=True, exist_ok=True)
+                    write_without_images(shard, stripped)
+                    shard = stripped
+                uploads[name] = shard
+        stale = []
+        if kind != "adapter":  # shards of an earlier push that this one no longer has
+            remote = api.list_repo_files(repo_id, repo_type=repo_type)
+            stale = [n for n in remote if n.startswith(DATA_DIR + "/") and n not in uploads]
+        operations = [CommitOperationAdd(path_in_repo=n, path_or_fileobj=s) for n, s in uploads.items()]
+        operations += [CommitOperationDelete(path_in_repo=n) for n in stale]
+        message = commit_message or f"{kind} from mirror-hf {__version__}" + (" (faces left out)" if dropped else "")
+        commit = api.create_commit(repo_id=repo_id, repo_type=repo_type, operations=operations, commit_message=message)
+    return PushResult(
+        repo_id=repo_id,
+        repo_type=repo_type,
+        kind=kind,
+        commit_url=commit.commit_url,
+        private=is_private,
+        files=sorted(uploads),
+        deleted=stale,
+        images=n_images - dropped,
+        images_dropped=dropped,
+    )
+
+
+def pull(
+    repo_id: str,
+    out: str | Path,
+    *,
+    repo_type: str = "dataset",
+    revision: str | None = None,
+    token: str | None = None,
+) -> Path:
+    """Download the Hub repository ``repo_id`` into ``out`` (a dataset or sessions folder that ``load_dataset(out)``
+    and ``mirror-hf evaluate`` read, or an adapter folder); a rerun fetches only what changed."""
+    from huggingface_hub import snapshot_download
+
+    if repo_type not in set(KINDS.values()):
+        raise MirrorError(f"unknown repository type {repo_type!r}", fix="use dataset or model")
+    return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_dir=out, token=token))
+
+
+__all__ = ["KINDS", "PushResult", "find_images", "folder_kind", "pull", "push", "write_without_images"]
