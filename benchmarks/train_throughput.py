@@ -14,6 +14,9 @@ decode PNGs and run the CLIP image processor, so the time spent waiting for data
 samples/s, peak memory, model FLOPs utilisation and data-wait share.
 
     python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
+    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8 --profile   # the MFU candidates, ~3 min
+
+Check the script itself on a CPU: `--gpu --tiny --device cpu --workers 0 --steps 2 --warmup 1 [--sweep]`.
 """
 
 from __future__ import annotations
@@ -175,10 +178,150 @@ def model_flops(batch, config) -> float:
     return flops
 
 
+def checkpointed_layers(model) -> list:
+    """The language model's decoder layers that activation checkpointing can recompute."""
+    from transformers.modeling_layers import GradientCheckpointingLayer
+
+    return [m for n, m in model.named_modules() if isinstance(m, GradientCheckpointingLayer) and "language_model" in n]
+
+
+def checkpoint_only(model, count: int) -> None:
+    """Recompute ``count`` of the decoder layers (spread evenly), keep the others' activations: less recompute for
+    more memory (selective checkpointing)."""
+    layers = checkpointed_layers(model)
+    chosen = {round(i * len(layers) / count) for i in range(count)} if count else set()
+    for i, layer in enumerate(layers):
+        layer.gradient_checkpointing = i in chosen
+
+
+def drop_lora_dropout(model) -> None:
+    """What ``lora_dropout: 0`` builds: peft then puts an identity where the dropout was (no copy of the input)."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(getattr(module, "lora_dropout", None), torch.nn.ModuleDict):
+            for name in module.lora_dropout:
+                module.lora_dropout[name] = torch.nn.Identity()
+
+
+def apply_liger(model) -> str:
+    """Liger's fused kernels (RMSNorm, SwiGLU, RoPE, fused linear cross-entropy) on the LLaVA instance, as
+    ``use_liger_kernel: true`` does in the recipe; needs the ``liger-kernel`` package and a GPU."""
+    from importlib.metadata import version
+
+    from liger_kernel.transformers import _apply_liger_kernel_to_instance
+
+    _apply_liger_kernel_to_instance(model=model.get_base_model())
+    return version("liger-kernel")
+
+
+def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs) -> dict:
+    """Time ``args.steps`` optimizer steps (after ``args.warmup``) on batches representative of a P+EC epoch."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    device, cuda = args.device, args.device.startswith("cuda")
+    lengths = pmec_lengths(batch_size * 50)
+    order = (
+        grouped_order(lengths, batch_size)
+        if sampler == "recipe"
+        else random.Random(1).sample(range(len(lengths)), len(lengths))
+    )
+    picked = representative_batches(order, lengths, batch_size, args.steps, args.warmup)
+    data = SyntheticPMEC(lengths, pngs, config.text_config.vocab_size)
+    loader = DataLoader(
+        torch.utils.data.Subset(data, picked),
+        batch_size=batch_size,
+        num_workers=args.workers,
+        collate_fn=lambda items: collate(items, config.image_token_index),
+        pin_memory=cuda,
+        persistent_workers=False,
+        prefetch_factor=4 if args.workers else None,
+    )
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats()
+    step_times, waits, tokens, padded, samples, flops = [], [], 0, 0, 0, 0.0
+    it = iter(loader)
+    try:
+        for step in range(args.warmup + args.steps):
+            t0 = time.perf_counter()
+            batch = next(it)
+            t_data = time.perf_counter() - t0
+            batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+            batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
+            with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
+                loss = model(**batch).loss
+            loss.backward()
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
+            if cuda:
+                torch.cuda.synchronize()
+            if step >= args.warmup:
+                step_times.append(time.perf_counter() - t0)
+                waits.append(t_data)
+                tokens += int(batch["attention_mask"].sum())
+                padded += batch["attention_mask"].numel()
+                samples += batch_size
+                flops += model_flops(batch, config)
+        total = sum(step_times)
+        return {
+            "batch": batch_size,
+            "sampler": sampler,
+            "tokens_per_s": tokens / total,
+            "samples_per_s": samples / total,
+            "step_s": statistics.median(step_times),
+            "peak_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
+            "mfu": flops / total / H100_BF16_DENSE_PEAK,
+            "data_wait": sum(waits) / total,
+            "padding": 1 - tokens / padded,
+        }
+    except torch.cuda.OutOfMemoryError:
+        optimizer.zero_grad(set_to_none=True)
+        return {"batch": batch_size, "sampler": sampler, "oom": True}
+    finally:
+        del it, loader
+
+
+def sweep(model, args, run_one) -> list[dict]:
+    """The MFU candidates of the training issue, one after another on the same model (each keeps the previous
+    change): LoRA dropout 0, fewer recomputed layers, then Liger's kernels. One comparable line each."""
+    n_layers = len(checkpointed_layers(model))
+    steps = [("recipe (dropout 0.05, all layers recomputed)", lambda: None)]
+    steps.append(("lora_dropout 0", lambda: drop_lora_dropout(model)))
+    for count in (n_layers // 2, n_layers // 4):
+        label = f"lora_dropout 0, {count}/{n_layers} layers recomputed"
+        steps.append((label, lambda c=count: checkpoint_only(model, c)))
+    steps.append((f"lora_dropout 0, {n_layers // 4}/{n_layers} recomputed, liger", lambda: apply_liger(model)))
+    rows = []
+    for label, change in steps:
+        try:
+            note = change()
+        except Exception as err:  # noqa: BLE001 - e.g. liger-kernel not installed: report and go on
+            print(f"train_throughput sweep: {label}: not run ({type(err).__name__}: {err})", flush=True)
+            continue
+        row = {"variant": label + (f" {note}" if note else ""), **run_one()}
+        rows.append(row)
+        print("train_throughput sweep: " + json.dumps(row), flush=True)
+    return rows
+
+
+def profile(model, optimizer, config, args, pngs) -> None:
+    """The top CUDA kernels of three steps at the first batch size: where a step's time goes."""
+    import torch
+    from torch.profiler import ProfilerActivity
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device.startswith("cuda") else [])
+    quick = argparse.Namespace(**{**vars(args), "steps": 3, "warmup": 1})
+    with torch.profiler.profile(activities=activities) as prof:
+        measure(model, optimizer, config, quick, args.batch_sizes[0], "recipe", pngs)
+    key = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60))
+
+
 def run_gpu(args) -> None:
     import torch
     from peft import get_peft_model
-    from torch.utils.data import DataLoader
     from transformers import LlavaForConditionalGeneration
 
     from mirror_hf.training.lora import mirror_lora_config
@@ -204,70 +347,21 @@ def run_gpu(args) -> None:
     print(f"model built in {time.time() - started:.0f}s; trainable {trainable / 1e6:.0f}M params", flush=True)
 
     pngs = png_pool()
+    if args.sweep:
+        batch = args.batch_sizes[0]
+        rows = sweep(model, args, lambda: measure(model, optimizer, config, args, batch, "recipe", pngs))
+        if args.profile:
+            profile(model, optimizer, config, args, pngs)
+        if args.out:
+            Path(args.out).write_text(json.dumps(rows, indent=1))
+        return
     results = []
     plan = [(b, "recipe") for b in args.batch_sizes] + [(b, "trl-default") for b in args.baseline_batch_sizes]
     for batch_size, sampler in plan:
-        lengths = pmec_lengths(batch_size * 50)
-        order = (
-            grouped_order(lengths, batch_size)
-            if sampler == "recipe"
-            else random.Random(1).sample(range(len(lengths)), len(lengths))
-        )
-        picked = representative_batches(order, lengths, batch_size, args.steps, args.warmup)
-        data = SyntheticPMEC(lengths, pngs, config.text_config.vocab_size)
-        loader = DataLoader(
-            torch.utils.data.Subset(data, picked),
-            batch_size=batch_size,
-            num_workers=args.workers,
-            collate_fn=lambda items: collate(items, config.image_token_index),
-            pin_memory=True,
-            persistent_workers=False,
-            prefetch_factor=4 if args.workers else None,
-        )
-        if cuda:
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats()
-        step_times, waits, tokens, padded, samples, flops = [], [], 0, 0, 0, 0.0
-        it = iter(loader)
-        try:
-            for step in range(args.warmup + args.steps):
-                t0 = time.perf_counter()
-                batch = next(it)
-                t_data = time.perf_counter() - t0
-                batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-                batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
-                with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
-                    loss = model(**batch).loss
-                loss.backward()
-                optimizer.step()
-                optimizer.zero_grad(set_to_none=True)
-                if cuda:
-                    torch.cuda.synchronize()
-                if step >= args.warmup:
-                    step_times.append(time.perf_counter() - t0)
-                    waits.append(t_data)
-                    tokens += int(batch["attention_mask"].sum())
-                    padded += batch["attention_mask"].numel()
-                    samples += batch_size
-                    flops += model_flops(batch, config)
-            total = sum(step_times)
-            row = {
-                "batch": batch_size,
-                "sampler": sampler,
-                "tokens_per_s": tokens / total,
-                "samples_per_s": samples / total,
-                "step_s": statistics.median(step_times),
-                "peak_gb": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
-                "mfu": flops / total / H100_BF16_DENSE_PEAK,
-                "data_wait": sum(waits) / total,
-                "padding": 1 - tokens / padded,
-            }
-        except torch.cuda.OutOfMemoryError:
-            row = {"batch": batch_size, "sampler": sampler, "oom": True}
-            optimizer.zero_grad(set_to_none=True)
-        results.append(row)
-        print(json.dumps(row), flush=True)
-        del it, loader
+        results.append(measure(model, optimizer, config, args, batch_size, sampler, pngs))
+        print(json.dumps(results[-1]), flush=True)
+    if args.profile:
+        profile(model, optimizer, config, args, pngs)
     print(
         f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
         f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}"
@@ -364,6 +458,13 @@ def main() -> None:
         action="store_false",
         help="no activation checkpointing (faster, more memory)",
     )
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help="GPU: at the first --batch-sizes, the MFU candidates one after another (dropout 0, fewer recomputed "
+        "layers, liger) instead of the sampler comparison",
+    )
+    parser.add_argument("--profile", action="store_true", help="GPU: print the top kernels of three steps at the end")
     parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--workers", type=int, default=8)
