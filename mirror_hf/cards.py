@@ -8,6 +8,7 @@ Example:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from importlib import resources
 from pathlib import Path
@@ -16,7 +17,7 @@ import datasets
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from mirror_hf.data.builder import CITATION, DESCRIPTIONS
-from mirror_hf.schema import CONFIG_SPLITS, DIALOGUES, config_data_files
+from mirror_hf.schema import CONFIG_SPLITS, DIALOGUES, SESSIONS_CONFIG, config_data_files
 
 
 def _template(name: str) -> str:
@@ -31,13 +32,22 @@ def size_category(rows: int) -> str:
     return "1M<n<10M"
 
 
-def dataset_card_data(infos: dict[str, datasets.DatasetInfo]) -> DatasetCardData:
-    """YAML metadata: licence, task categories, ``configs:`` with data files, features per config."""
+def cache_key(content: str) -> str:
+    """A config's ``description`` that names what its data are. datasets 5.x keys its cache of a local folder on the
+    folder's name and the card's YAML, not on the data files, so without it a rebuilt folder (or a resumed run, or
+    another folder of the same name) would load the rows cached before."""
+    return f"mirror-hf data {hashlib.sha256(content.encode()).hexdigest()[:16]}"
+
+
+def dataset_card_data(infos: dict[str, datasets.DatasetInfo], data_key: str = "") -> DatasetCardData:
+    """YAML metadata: licence, task categories, ``configs:`` with data files, features per config; ``data_key``
+    (the build's fingerprint) goes into each config's ``description`` (:func:`cache_key`)."""
     configs = [
         {
             "config_name": name,
             **({"default": True} if name == DIALOGUES else {}),
             "data_files": config_data_files(name),
+            **({"description": cache_key(data_key)} if data_key else {}),
         }
         for name in infos
     ]
@@ -71,8 +81,9 @@ def render_dataset_card(
         for k, v in report.get("inputs", {}).items()
         if k.startswith("cbt_technique_")
     }
+    data_key = report["fingerprint"] + (" without faces" if images_removed else "")
     card = DatasetCard.from_template(
-        dataset_card_data(infos),
+        dataset_card_data(infos, data_key),
         template_str=_template("dataset_card.md"),
         configs={name: report["configs"][name] for name in infos},
         descriptions=DESCRIPTIONS,
@@ -185,9 +196,18 @@ def add_eval_results(readme: str | Path, results: list[EvalResult]) -> Path:
     return readme
 
 
-def render_sessions_card(report: dict, load_path: str | None = None, images_removed: bool = False) -> str:
+def render_sessions_card(
+    report: dict,
+    info: datasets.DatasetInfo | None = None,
+    load_path: str | None = None,
+    images_removed: bool = False,
+) -> str:
     """The card of a simulated-sessions dataset written by ``mirror-hf simulate``; ``load_path`` (the Hub id once
-    pushed) is what its example passes to ``load_dataset``."""
+    pushed) is what its example passes to ``load_dataset``.
+
+    ``info`` (features, rows, bytes) goes into the YAML as ``dataset_info``; the digest of the sessions shard
+    (``report["data_sha256"]``) into the config's ``description`` (:func:`cache_key`).
+    """
     data = DatasetCardData(
         license="gpl-2.0",
         language=["en"],
@@ -195,12 +215,15 @@ def render_sessions_card(report: dict, load_path: str | None = None, images_remo
         tags=["mirror-hf", "simulation", "psychotherapy", "cbt"],
         configs=[
             {
-                "config_name": "sessions",
+                "config_name": SESSIONS_CONFIG,
                 "default": True,
-                "data_files": [{"split": "train", "path": "data/sessions/train-*.parquet"}],
+                "data_files": config_data_files(SESSIONS_CONFIG),
+                "description": cache_key(report.get("data_sha256", "") + (" without faces" if images_removed else "")),
             }
         ],
     )
+    if info is not None:
+        datasets.info.DatasetInfosDict({SESSIONS_CONFIG: info}).to_dataset_card_data(data)
     card = DatasetCard.from_template(
         data,
         template_str=_template("sessions_card.md"),

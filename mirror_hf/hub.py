@@ -30,12 +30,10 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.schema import DATA_DIR
+from mirror_hf.schema import BUILD_REPORT_FILE, DATA_DIR, RUN_REPORT_FILE, SESSIONS_CONFIG
 
 logger = logging.getLogger(__name__)
 
-BUILD_REPORT = "build_report.json"  # data/export.py writes it
-RUN_REPORT = "run_report.json"  # simulation/runner.py writes it
 ADAPTER_CONFIG = "adapter_config.json"
 WIDGET_IMAGE = "widget_face.png"  # training/recipe.py writes it
 # What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
@@ -64,11 +62,11 @@ def folder_kind(folder: str | Path) -> str:
     folder = Path(folder)
     if not folder.is_dir():
         raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or an adapter")
-    for name, kind in ((BUILD_REPORT, "dataset"), (RUN_REPORT, "sessions"), (ADAPTER_CONFIG, "adapter")):
+    for name, kind in ((BUILD_REPORT_FILE, "dataset"), (RUN_REPORT_FILE, "sessions"), (ADAPTER_CONFIG, "adapter")):
         if (folder / name).is_file():
             return kind
     raise MirrorError(
-        f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT}, {RUN_REPORT}, {ADAPTER_CONFIG}",
+        f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}",
         file=str(folder),
         fix="push the --out folder of `mirror-hf build` or `mirror-hf simulate`, or a training output_dir",
     )
@@ -176,17 +174,21 @@ def _dataset_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str
 
     from mirror_hf.cards import render_dataset_card
 
-    report = json.loads((folder / BUILD_REPORT).read_text(encoding="utf-8"))
+    report = json.loads((folder / BUILD_REPORT_FILE).read_text(encoding="utf-8"))
     infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
     card = render_dataset_card(dict(infos), report, load_path=repo_id, images_removed=images_removed)
     return card, report
 
 
 def _sessions_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
+    from datasets.info import DatasetInfosDict
+    from huggingface_hub import DatasetCard
+
     from mirror_hf.cards import render_sessions_card
 
-    report = json.loads((folder / RUN_REPORT).read_text(encoding="utf-8"))
-    return render_sessions_card(report, load_path=repo_id, images_removed=images_removed), report
+    report = json.loads((folder / RUN_REPORT_FILE).read_text(encoding="utf-8"))
+    info = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data).get(SESSIONS_CONFIG)
+    return render_sessions_card(report, info, load_path=repo_id, images_removed=images_removed), report
 
 
 def _adapter_card(folder: Path, repo_id: str) -> str:
@@ -217,6 +219,32 @@ def _adapter_files(folder: Path) -> list[str]:
         if path.is_file() and not hidden and not ignored:
             names.append(rel.as_posix())
     return names
+
+
+def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, int], scratch: Path) -> dict:
+    """path in repo -> local file or bytes: the card rendered for ``repo_id``, the report, the shards (those in
+    ``dropped_from`` copied into ``scratch`` without their images), or an adapter's files."""
+    from huggingface_hub.utils import tqdm
+
+    if kind == "adapter":
+        uploads: dict[str, Path | bytes] = {name: folder / name for name in _adapter_files(folder)}
+        uploads["README.md"] = _adapter_card(folder, repo_id).encode()
+        return uploads
+    render = _dataset_card if kind == "dataset" else _sessions_card
+    card, report = render(folder, repo_id, images_removed=bool(dropped_from))
+    uploads = {"README.md": card.encode()}
+    report_name = BUILD_REPORT_FILE if kind == "dataset" else RUN_REPORT_FILE
+    uploads[report_name] = (json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n").encode()
+    shards = _shards(folder)
+    for shard in tqdm(shards, desc="Leaving the faces out", unit="shard", disable=not dropped_from):
+        name = shard.relative_to(folder).as_posix()
+        if name in dropped_from:
+            stripped = scratch / name
+            stripped.parent.mkdir(parents=True, exist_ok=True)
+            write_without_images(shard, stripped)
+            shard = stripped
+        uploads[name] = shard
+    return uploads
 
 
 def push(
@@ -251,35 +279,19 @@ def push(
             fix="push to a private repository (--private / private=True), or without the faces "
             "(--drop-images / drop_images=True)",
         )
-    api = HfApi(token=token)
-    api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
-    is_private = bool(api.repo_info(repo_id, repo_type=repo_type).private)
-    if n_images and not drop_images and not is_private:
-        raise MirrorError(
-            f"the Hub repository {repo_id} exists and is public; the faces of {folder} may not go there, so nothing "
-            "was uploaded",
-            fix=f"make {repo_id} private in its settings, choose another repository, or use --drop-images",
-        )
     dropped = n_images if drop_images else 0
     with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch:
-        uploads: dict[str, Path | bytes] = {}
-        if kind == "adapter":
-            uploads = {name: folder / name for name in _adapter_files(folder)}
-            uploads["README.md"] = _adapter_card(folder, repo_id).encode()
-        else:
-            render = _dataset_card if kind == "dataset" else _sessions_card
-            card, report = render(folder, repo_id, images_removed=bool(dropped))
-            uploads["README.md"] = card.encode()
-            report_name = BUILD_REPORT if kind == "dataset" else RUN_REPORT
-            uploads[report_name] = (json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n").encode()
-            for shard in _shards(folder):
-                name = shard.relative_to(folder).as_posix()
-                if dropped and name in images:
-                    stripped = Path(scratch) / name
-                    stripped.parent.mkdir(parents=True, exist_ok=True)
-                    write_without_images(shard, stripped)
-                    shard = stripped
-                uploads[name] = shard
+        # everything local first, so that a bad folder fails before the Hub is touched
+        uploads = _uploads(folder, kind, repo_id, dropped_from=images if dropped else {}, scratch=Path(scratch))
+        api = HfApi(token=token)
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        is_private = bool(api.repo_info(repo_id, repo_type=repo_type).private)
+        if n_images and not drop_images and not is_private:
+            raise MirrorError(
+                f"the Hub repository {repo_id} exists and is public; the faces of {folder} may not go there, so "
+                "nothing was uploaded",
+                fix=f"make {repo_id} private in its settings, choose another repository, or use --drop-images",
+            )
         stale = []
         if kind != "adapter":  # shards of an earlier push that this one no longer has
             remote = api.list_repo_files(repo_id, repo_type=repo_type)

@@ -136,8 +136,9 @@ FEATURES: dict[str, Features] = {
     **{name: SFT_FEATURES for name in SFT_VARIANTS},
 }
 
-# Hub layout of a built folder: data/{config}/{split}-00000-of-00003.parquet
+# Hub layout of a built folder: data/{config}/{split}-00000-of-00003.parquet, the card, and the build's report
 DATA_DIR = "data"
+BUILD_REPORT_FILE = "build_report.json"
 
 
 def shard_path(config: str, index: int, count: int) -> str:
@@ -146,12 +147,16 @@ def shard_path(config: str, index: int, count: int) -> str:
 
 def config_data_files(config: str) -> list[dict[str, str]]:
     """The ``data_files`` entry of ``config`` in a dataset card's ``configs:``."""
-    split = CONFIG_SPLITS[config]
+    split = CONFIG_SPLITS.get(config, "train")
     return [{"split": split, "path": f"{DATA_DIR}/{config}/{split}-*.parquet"}]
 
 
-# A simulation run folder appends one JSON record per finished session to this file.
+# A simulation run folder appends one JSON record per finished session to this file, and turns them into the
+# sessions dataset: one config, one train shard.
 SESSIONS_FILE = "sessions.jsonl"
+SESSIONS_CONFIG = "sessions"
+SESSIONS_SHARD = f"{DATA_DIR}/{SESSIONS_CONFIG}/train-00000-of-00001.parquet"
+RUN_REPORT_FILE = "run_report.json"
 
 
 def read_session_records(path: str | Path) -> list[dict]:

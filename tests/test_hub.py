@@ -19,7 +19,7 @@ from test_simulation import ScriptedBackend, therapist_answers
 
 from mirror_hf.cli import main
 from mirror_hf.errors import MirrorError
-from mirror_hf.hub import find_images, folder_kind, write_without_images
+from mirror_hf.hub import find_images, folder_kind, push, write_without_images
 
 IMAGE_COLUMNS = {"dialogues": "identity_image", "eval_profiles": "identity_image"}
 
@@ -95,6 +95,9 @@ def test_images_are_found_and_nulled_in_every_nesting(built, tmp_path):
     assert not find_images(tmp_path)  # the copies hold none
     with pytest.raises(MirrorError, match="not a folder mirror-hf wrote"):
         folder_kind(tmp_path)
+    (tmp_path / "adapter_config.json").write_text("{}")
+    with pytest.raises(MirrorError, match="no model card"):  # before any request: this process is offline
+        push(tmp_path, "me/adapter")
 
 
 def test_faces_go_only_to_a_private_repository(built, hub, tmp_path):

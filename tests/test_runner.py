@@ -68,6 +68,22 @@ def test_a_killed_run_resumes_with_every_session_exactly_once(tmp_path):
     assert "MIRROR simulated sessions" in (out / "README.md").read_text()
 
 
+def test_a_grown_run_and_a_namesake_run_each_load_their_own_rows(tmp_path):
+    """datasets keys its cache of a local folder on the folder's name and the card's YAML, not on the data files: a
+    run resumed with more profiles, and another run folder of the same name, must not load rows cached before."""
+
+    def simulate(out, profiles):
+        therapist = MirrorTherapist(ScriptedBackend("therapist", therapist_answers), variant="planning_ec")
+        client = ResistantClient(ScriptedBackend("client", client_answers))
+        asyncio.run(run_sessions(profiles, therapist, client, out, concurrency=3))
+        return load_dataset(str(out), split="train")["session_id"]
+
+    grown, namesake = tmp_path / "a" / "run", tmp_path / "b" / "run"
+    assert simulate(grown, PROFILES[:2]) == sorted(p["idx"] for p in PROFILES[:2])
+    assert simulate(grown, PROFILES[:5]) == sorted(p["idx"] for p in PROFILES[:5])
+    assert simulate(namesake, PROFILES[3:]) == sorted(p["idx"] for p in PROFILES[3:])
+
+
 def test_simulate_cli_with_a_client_over_http(tmp_path, tiny_llava, transformers_serve):
     from helpers import build_cli
 

@@ -32,14 +32,13 @@ from mirror_hf.cards import render_dataset_card
 from mirror_hf.data.builder import MirrorBuilder
 from mirror_hf.data.sources import BuildSources, input_fingerprint, load_release
 from mirror_hf.errors import MirrorError
-from mirror_hf.schema import CONFIG_NAMES, CONFIG_SPLITS, DATA_DIR, SFT_VARIANTS, shard_path
+from mirror_hf.schema import BUILD_REPORT_FILE, CONFIG_NAMES, CONFIG_SPLITS, DATA_DIR, SFT_VARIANTS, shard_path
 
 logger = logging.getLogger(__name__)
-REPORT_FILE = "build_report.json"
 
 
 def _cached_report(out: Path, fingerprint: str) -> dict | None:
-    path = out / REPORT_FILE
+    path = out / BUILD_REPORT_FILE
     if not path.is_file():
         return None
     try:
@@ -111,7 +110,7 @@ def _build(sources, out: Path, configs, inputs: str, fingerprint: str, started: 
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     report["seconds"] = round(time.time() - started, 3)
-    (out / REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    (out / BUILD_REPORT_FILE).write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return report
 
 

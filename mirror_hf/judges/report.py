@@ -30,7 +30,7 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.transcript import to_dialogue
-from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSIONS_FILE, parse_idx, read_session_records
+from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSIONS_CONFIG, SESSIONS_FILE, parse_idx, read_session_records
 
 INSTRUMENTS = ("counseling_eval", "wai")
 COLUMNS = {
@@ -64,7 +64,7 @@ def _read_records(path: Path) -> list[dict]:
     if path.is_dir():
         if (path / SESSIONS_FILE).exists():
             return read_session_records(path / SESSIONS_FILE)
-        shards = sorted((path / DATA_DIR / "sessions").glob("*.parquet"))
+        shards = sorted((path / DATA_DIR / SESSIONS_CONFIG).glob("*.parquet"))
         if not shards:
             raise MirrorError(
                 "neither sessions.jsonl nor data/sessions/*.parquet here",

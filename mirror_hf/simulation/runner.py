@@ -13,6 +13,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 from collections import Counter
@@ -20,7 +21,15 @@ from pathlib import Path
 
 from datasets.utils.tqdm import tqdm
 
-from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSION_FEATURES, SESSIONS_FILE, read_session_records
+from mirror_hf.schema import (
+    FAILURE_REASONS,
+    RUN_REPORT_FILE,
+    SESSION_FEATURES,
+    SESSIONS_CONFIG,
+    SESSIONS_FILE,
+    SESSIONS_SHARD,
+    read_session_records,
+)
 from mirror_hf.simulation.faces import IdentityFaces
 from mirror_hf.simulation.session import SessionResult, run_session
 
@@ -119,9 +128,18 @@ async def run_sessions(
     return write_sessions_dataset(out)
 
 
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def write_sessions_dataset(out_dir: str | Path) -> dict:
-    """``data/sessions/train-00000-of-00001.parquet`` + ``README.md`` from ``sessions.jsonl`` (faces embedded)."""
-    from datasets import Dataset
+    """``data/sessions/train-00000-of-00001.parquet`` + ``README.md`` (its YAML with the rows and bytes, see
+    :func:`mirror_hf.cards.render_sessions_card`) from ``sessions.jsonl``, faces embedded."""
+    from datasets import Dataset, DatasetInfo, SplitDict, SplitInfo
 
     from mirror_hf.cards import render_sessions_card
 
@@ -134,9 +152,18 @@ def write_sessions_dataset(out_dir: str | Path) -> dict:
             for t in record["turns"]
         ]
         rows.append({**record, "turns": turns})
-    target = out / DATA_DIR / "sessions"
-    target.mkdir(parents=True, exist_ok=True)
-    Dataset.from_list(rows, features=SESSION_FEATURES).to_parquet(str(target / "train-00000-of-00001.parquet"))
+    shard = out / SESSIONS_SHARD
+    shard.parent.mkdir(parents=True, exist_ok=True)
+    dataset = Dataset.from_list(rows, features=SESSION_FEATURES)
+    dataset.to_parquet(str(shard))
+    size = dataset.data.nbytes
+    info = DatasetInfo(
+        features=SESSION_FEATURES,
+        config_name=SESSIONS_CONFIG,
+        splits=SplitDict({"train": SplitInfo("train", num_bytes=size, num_examples=len(dataset))}),
+        download_size=shard.stat().st_size,
+        dataset_size=size,
+    )
     report = {
         "sessions": len(records),
         "end_reasons": dict(Counter(r["end_reason"] for r in records)),
@@ -145,7 +172,8 @@ def write_sessions_dataset(out_dir: str | Path) -> dict:
         "completion_tokens": sum(r["completion_tokens"] for r in records),
         "therapists": sorted({r["therapist"] for r in records}),
         "clients": sorted({r["client"] for r in records}),
+        "data_sha256": _sha256(shard),
     }
-    (out / "README.md").write_text(render_sessions_card(report), encoding="utf-8")
-    (out / "run_report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (out / "README.md").write_text(render_sessions_card(report, info), encoding="utf-8")
+    (out / RUN_REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report
