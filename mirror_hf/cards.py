@@ -167,6 +167,43 @@ def render_model_card(
     return str(card)
 
 
+WIDGET_IMAGE = "widget_face.png"  # written next to the card by the recipe, published with it
+_USE = re.compile(r"^## Use\n.*?(?=^## )", re.S | re.M)
+_PIPELINE_ID = re.compile(r'therapist_pipeline\("[^"]*"\)')
+_EXPORT_ID = re.compile(r"mirror-hf export --adapter \S+")
+
+
+def retarget_model_card(card: ModelCard, repo_id: str) -> ModelCard:
+    """``card`` as it should read in the Hub repository ``repo_id``: the widget's image at this repository's URL (a
+    card written before the repository was known names the bare file, which the Hub widget cannot fetch) and the
+    usage snippet loading ``repo_id``."""
+    from huggingface_hub import constants
+
+    url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}"
+    for example in card.data.widget or []:
+        for message in example.get("messages", []):
+            content = message.get("content")
+            for part in content if isinstance(content, list) else []:
+                image = part.get("image_url") or {}
+                if str(image.get("url", "")).endswith(WIDGET_IMAGE):
+                    image["url"] = url
+    card.text = _PIPELINE_ID.sub(f'therapist_pipeline("{repo_id}")', card.text)
+    card.text = _EXPORT_ID.sub(f"mirror-hf export --adapter {repo_id}", card.text)
+    return card
+
+
+def merged_model_card(adapter_card: str | Path, model_path: str) -> ModelCard:
+    """The card of a merged model (``mirror-hf export``) from its adapter's card: ``library_name: transformers``
+    (the Hub serves and widgets it as a full model, not an adapter) and a usage section for a full model; the rest
+    — widget, hyper-parameters, evaluation, intended use — is the adapter's."""
+    card = ModelCard.load(adapter_card)
+    card.data.library_name = "transformers"
+    card.data.tags = [t for t in card.data.tags or [] if t != "lora"] + ["merged"]
+    use = _template("merged_use.md").replace("{{ repo_id }}", model_path)
+    card.text = _USE.sub(lambda _: use.rstrip() + "\n\n", card.text, count=1)
+    return card
+
+
 def evaluation_section(results: list[EvalResult]) -> str:
     """The card's "## Evaluation" table (empty without results); the same numbers are in the YAML's model-index."""
     if not results:

@@ -184,8 +184,9 @@ def _parser() -> argparse.ArgumentParser:
 
     push = sub.add_parser(
         "push",
-        help="publish a built dataset, a sessions run, an adapter or a metric Space to the Hub",
-        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir) as a Hub "
+        help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
+        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir, export "
+        "--out) as a Hub "
         "repository in one commit, with its card rendered for that repository; or a metric (wai_alliance, "
         "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
         "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
@@ -205,13 +206,14 @@ def _parser() -> argparse.ArgumentParser:
 
     pull = sub.add_parser(
         "pull",
-        help="download a pushed dataset, sessions run or adapter into a folder",
+        help="download a pushed dataset, sessions run or model into a folder",
         description="Download a Hub repository into a folder: datasets and sessions load with load_dataset(OUT) "
-        "and mirror-hf evaluate; adapters load with peft. A rerun fetches only what changed.",
+        "and mirror-hf evaluate; models (--repo-type model) with therapist_pipeline(OUT). A rerun fetches only what "
+        "changed.",
     )
     pull.add_argument("repo_id", metavar="ORG/NAME")
     pull.add_argument("--out", required=True, metavar="DIR")
-    pull.add_argument("--repo-type", choices=("dataset", "model"), default="dataset", help="model for an adapter")
+    pull.add_argument("--repo-type", choices=("dataset", "model"), default="dataset", help="model for a model")
     pull.add_argument("--revision", help="branch, tag or commit (default: main)")
 
     sub.add_parser("info", help="versions of the stack and the cache paths in use")

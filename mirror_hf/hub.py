@@ -1,14 +1,15 @@
 """Publish what mirror-hf makes to the Hub and pull it back: a built dataset folder, a simulated-sessions run, a
-trained adapter. (Metric Spaces: :func:`mirror_hf.metrics.push_to_hub`.)
+trained adapter, a merged model. (Metric Spaces: :func:`mirror_hf.metrics.push_to_hub`.)
 
 Licence guard: the faces come from CelebA (identity faces, and turn faces synthesized from them), whose terms forbid
 redistributing them. A folder that holds faces goes only to a repository that is private — asked for explicitly and
 checked on the Hub before anything is uploaded — or without its faces (``drop_images=True``: every image of a copy
 of the shards is set to null and the card says how to rebuild them; the local folder is left as it is).
 
-A push is one commit: the card rendered for the repository (``load_dataset("ORG/NAME")`` in its examples, an adapter
-widget whose image URL is the repository's own), the parquet shards, and the deletion of shards an earlier push left
-that this one no longer has. An interrupted push can be rerun: the Hub keeps the large files it already received.
+A push is one commit: the card rendered for the repository (``load_dataset("ORG/NAME")`` or
+``therapist_pipeline("ORG/NAME")`` in its examples, a model widget whose image URL is the repository's own), the
+files, and the deletion of shards an earlier push left that this one no longer has. An interrupted push can be
+rerun: the Hub keeps the large files it already received.
 
 Example:
     >>> from mirror_hf.hub import pull, push
@@ -30,15 +31,14 @@ from fnmatch import fnmatch
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.schema import BUILD_REPORT_FILE, DATA_DIR, RUN_REPORT_FILE, SESSIONS_CONFIG
+from mirror_hf.schema import BUILD_REPORT_FILE, DATA_DIR, RECIPE_FILE, RUN_REPORT_FILE, SESSIONS_CONFIG
 
 logger = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "adapter_config.json"
-WIDGET_IMAGE = "widget_face.png"  # training/recipe.py writes it
 # What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
-ADAPTER_IGNORE = ("checkpoint-*", "_*")
-KINDS = {"dataset": "dataset", "sessions": "dataset", "adapter": "model"}  # kind -> Hub repo type
+MODEL_IGNORE = ("checkpoint-*", "_*")
+KINDS = {"dataset": "dataset", "sessions": "dataset", "adapter": "model", "merged": "model"}  # kind -> repo type
 
 
 @dataclass
@@ -57,18 +57,21 @@ class PushResult:
 
 
 def folder_kind(folder: str | Path) -> str:
-    """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run) or ``adapter``
-    (a training ``output_dir``), told by the report or config file each writes."""
+    """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run), ``adapter`` (a training
+    ``output_dir``) or ``merged`` (a ``mirror-hf export`` output), told by the files each writes."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or an adapter")
+        raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or a model folder")
     for name, kind in ((BUILD_REPORT_FILE, "dataset"), (RUN_REPORT_FILE, "sessions"), (ADAPTER_CONFIG, "adapter")):
         if (folder / name).is_file():
             return kind
+    if (folder / "config.json").is_file() and (folder / RECIPE_FILE).is_file():
+        return "merged"
     raise MirrorError(
-        f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}",
+        f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}, "
+        f"config.json + {RECIPE_FILE}",
         file=str(folder),
-        fix="push the --out folder of `mirror-hf build` or `mirror-hf simulate`, or a training output_dir",
+        fix="push the --out folder of `mirror-hf build`, `simulate` or `export`, or a training output_dir",
     )
 
 
@@ -191,31 +194,23 @@ def _sessions_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[st
     return render_sessions_card(report, info, load_path=repo_id, images_removed=images_removed), report
 
 
-def _adapter_card(folder: Path, repo_id: str) -> str:
-    """The adapter's card with its widget image at this repository's URL (a card written before the repository
-    was known names the bare file, which the Hub widget cannot fetch)."""
-    from huggingface_hub import ModelCard, constants
+def _model_card(folder: Path, repo_id: str) -> str:
+    from huggingface_hub import ModelCard
+
+    from mirror_hf.cards import retarget_model_card
 
     readme = folder / "README.md"
     if not readme.is_file():
-        raise MirrorError("the adapter has no model card", file=str(readme), fix="train with recipes/sft_llava.py")
-    card = ModelCard.load(readme)
-    url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}"
-    for example in card.data.widget or []:
-        for message in example.get("messages", []):
-            for part in message.get("content", []) if isinstance(message.get("content"), list) else []:
-                image = part.get("image_url") or {}
-                if str(image.get("url", "")).endswith(WIDGET_IMAGE):
-                    image["url"] = url
-    return str(card)
+        raise MirrorError("the model has no card", file=str(readme), fix="train with recipes/sft_llava.py")
+    return str(retarget_model_card(ModelCard.load(readme), repo_id))
 
 
-def _adapter_files(folder: Path) -> list[str]:
+def _model_files(folder: Path) -> list[str]:
     names = []
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         hidden = any(part.startswith(".") for part in rel.parts)
-        ignored = any(fnmatch(rel.parts[0], pattern) for pattern in ADAPTER_IGNORE)
+        ignored = any(fnmatch(rel.parts[0], pattern) for pattern in MODEL_IGNORE)
         if path.is_file() and not hidden and not ignored:
             names.append(rel.as_posix())
     return names
@@ -223,12 +218,12 @@ def _adapter_files(folder: Path) -> list[str]:
 
 def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, int], scratch: Path) -> dict:
     """path in repo -> local file or bytes: the card rendered for ``repo_id``, the report, the shards (those in
-    ``dropped_from`` copied into ``scratch`` without their images), or an adapter's files."""
+    ``dropped_from`` copied into ``scratch`` without their images), or a model's files."""
     from huggingface_hub.utils import tqdm
 
-    if kind == "adapter":
-        uploads: dict[str, Path | bytes] = {name: folder / name for name in _adapter_files(folder)}
-        uploads["README.md"] = _adapter_card(folder, repo_id).encode()
+    if KINDS[kind] == "model":
+        uploads: dict[str, Path | bytes] = {name: folder / name for name in _model_files(folder)}
+        uploads["README.md"] = _model_card(folder, repo_id).encode()
         return uploads
     render = _dataset_card if kind == "dataset" else _sessions_card
     card, report = render(folder, repo_id, images_removed=bool(dropped_from))
@@ -256,7 +251,8 @@ def push(
     token: str | None = None,
     commit_message: str | None = None,
 ) -> PushResult:
-    """Publish ``folder`` (a built dataset, a sessions run or an adapter) as the Hub repository ``repo_id``.
+    """Publish ``folder`` (a built dataset, a sessions run, an adapter or a merged model) as the Hub repository
+    ``repo_id``.
 
     A folder with faces needs ``private=True`` (the repository must be private on the Hub, checked before any
     upload) or ``drop_images=True``; otherwise a :class:`MirrorError` says so and nothing is uploaded.
@@ -268,7 +264,7 @@ def push(
     folder = Path(folder)
     kind = folder_kind(folder)
     repo_type = KINDS[kind]
-    images = find_images(folder) if kind != "adapter" else {}
+    images = find_images(folder) if repo_type == "dataset" else {}
     n_images = sum(images.values())
     if n_images and not drop_images and private is not True:
         first = next(iter(images))
@@ -293,7 +289,7 @@ def push(
                 fix=f"make {repo_id} private in its settings, choose another repository, or use --drop-images",
             )
         stale = []
-        if kind != "adapter":  # shards of an earlier push that this one no longer has
+        if repo_type == "dataset":  # shards of an earlier push that this one no longer has
             remote = api.list_repo_files(repo_id, repo_type=repo_type)
             stale = [n for n in remote if n.startswith(DATA_DIR + "/") and n not in uploads]
         operations = [CommitOperationAdd(path_in_repo=n, path_or_fileobj=s) for n, s in uploads.items()]
@@ -322,7 +318,7 @@ def pull(
     token: str | None = None,
 ) -> Path:
     """Download the Hub repository ``repo_id`` into ``out`` (a dataset or sessions folder that ``load_dataset(out)``
-    and ``mirror-hf evaluate`` read, or an adapter folder); a rerun fetches only what changed."""
+    and ``mirror-hf evaluate`` read, or a model folder: ``repo_type="model"``); a rerun fetches only what changed."""
     from huggingface_hub import snapshot_download
 
     if repo_type not in set(KINDS.values()):

@@ -158,6 +158,9 @@ SESSIONS_CONFIG = "sessions"
 SESSIONS_SHARD = f"{DATA_DIR}/{SESSIONS_CONFIG}/train-00000-of-00001.parquet"
 RUN_REPORT_FILE = "run_report.json"
 
+# A training output_dir (and a model merged from it) holds every resolved setting of the run in this file.
+RECIPE_FILE = "mirror_recipe.yaml"
+
 
 def read_session_records(path: str | Path) -> list[dict]:
     """The records of a sessions JSONL file, one per session id (the last line wins, as a resumed run appends).

@@ -16,6 +16,7 @@ from datasets import load_dataset
 from transformers import AutoModelForImageTextToText, AutoProcessor, set_seed
 from trl import ModelConfig, ScriptArguments, TrlParser
 
+from mirror_hf.schema import RECIPE_FILE
 from mirror_hf.training.config import MirrorSFTConfig
 from mirror_hf.training.lora import mirror_lora_config
 from mirror_hf.training.preflight import preflight
@@ -68,7 +69,7 @@ def main(script_args: ScriptArguments, training_args: MirrorSFTConfig, model_arg
     if trainer.is_world_process_zero():
         processor.save_pretrained(training_args.output_dir)
         config = resolved_config(script_args, training_args, model_args)
-        Path(training_args.output_dir, "mirror_recipe.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        Path(training_args.output_dir, RECIPE_FILE).write_text(yaml.safe_dump(config, sort_keys=False))
         trainer.create_model_card()
     if training_args.push_to_hub:
         trainer.push_to_hub(dataset_name=script_args.dataset_name)

@@ -345,45 +345,84 @@ def test_push_to_hub_publishes_adapter_and_a_card_whose_widget_image_resolves(
     assert any("lora_A" in name for name, _ in model.named_parameters())
 
 
-def test_a_trained_output_dir_pushed_later_gets_a_widget_at_its_repo_and_pulls_back(trained, tiny_llava, tmp_path):
-    """`mirror-hf push RUN ORG/NAME` after training without --push_to_hub: no checkpoints go up, the card's widget
-    image URL (a bare file name while the repo was unknown) names the new repository and resolves there, the local
-    card is left as it was, and `mirror-hf pull --repo-type model` brings back an adapter peft loads, equal."""
+LOGITS_BY_HUB_ID = """
+import json, sys, torch
+from PIL import Image
+from mirror_hf.training.inference import chat_messages, load_model
+
+def logits(path):
+    model, processor = load_model(path)
+    messages = chat_messages(Image.new("RGB", (40, 40), (120, 90, 70)), "<image>\\nThe client frowns. Answer.")
+    inputs = processor.apply_chat_template(
+        messages, tokenize=True, return_dict=True, return_tensors="pt", add_generation_prompt=True
+    )
+    with torch.no_grad():
+        return type(model).__name__, model(**inputs).logits
+
+name_a, a = logits("me/llava-ec")
+name_m, m = logits("me/llava-ec-merged")
+name_l, local = logits(sys.argv[1])
+print(json.dumps([name_a, name_m, (a - m).abs().max().item(), (m - local).abs().max().item()]))
+"""
+
+
+def test_an_adapter_and_its_merged_model_pushed_after_training_load_back_by_hub_id(trained, tmp_path):
+    """`mirror-hf push` of a training output_dir (trained without --push_to_hub) and of its `mirror-hf export`: no
+    checkpoints go up; each card's widget image (a bare file name while the repo was unknown) and usage snippet name
+    the new repository, and the image resolves there; the merged card is a full model's (library transformers); the
+    local cards are left as they were; `load_model("ORG/NAME")` loads both back by Hub id with the same logits, and
+    `mirror-hf pull --repo-type model` brings back the adapter's exact weights."""
     import urllib.request
 
     from hub_server import HubServer
     from huggingface_hub import ModelCard
-    from peft import PeftModel
     from safetensors.torch import load_file
-    from transformers import AutoModelForImageTextToText
 
-    run = trained[0]
+    run, merged = trained[0], tmp_path / "merged"
+    assert main(["export", "--adapter", str(run), "--out", str(merged)]) == 0
     local_card = (run / "README.md").read_text()
     assert ModelCard(local_card).data.widget[0]["messages"][0]["content"][0]["image_url"]["url"] == "widget_face.png"
+    assert ModelCard.load(merged / "README.md").data.library_name == "transformers"
+    merged_card = (merged / "README.md").read_text()
     hub = HubServer()
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
     env["HF_HOME"] = str(tmp_path / "home")
+    steps = (
+        ["-m", "mirror_hf", "push", str(run), "me/llava-ec"],
+        ["-m", "mirror_hf", "push", str(merged), "me/llava-ec-merged"],
+        ["-m", "mirror_hf", "pull", "me/llava-ec", "--repo-type", "model", "--out", "dl"],
+        ["-c", LOGITS_BY_HUB_ID, str(merged)],
+    )
     try:
-        for args in (["push", str(run), "me/llava-ec"], ["pull", "me/llava-ec", "--repo-type", "model", "--out", "dl"]):
-            done = subprocess.run([sys.executable, "-m", "mirror_hf", *args], env=env, cwd=tmp_path, **CAPTURE)
+        for args in steps:
+            done = subprocess.run([sys.executable, *args], env=env, cwd=tmp_path, **CAPTURE)
             assert done.returncode == 0, done.stderr[-3000:]
+        cards = {}
+        for repo in ("me/llava-ec", "me/llava-ec-merged"):
+            cards[repo] = ModelCard(hub.repos["models", repo].files["README.md"].decode())
+            url = cards[repo].data.widget[0]["messages"][0]["content"][0]["image_url"]["url"]
+            assert url == f"{hub.url}/{repo}/resolve/main/widget_face.png"
+            with urllib.request.urlopen(url) as answer:
+                assert answer.read() == (run / "widget_face.png").read_bytes()
+            assert f'therapist_pipeline("{repo}")' in cards[repo].text
         files = set(hub.repos["models", "me/llava-ec"].files)
-        card = ModelCard.load(tmp_path / "dl" / "README.md")
-        url = card.data.widget[0]["messages"][0]["content"][0]["image_url"]["url"]
-        assert url == f"{hub.url}/me/llava-ec/resolve/main/widget_face.png"
-        with urllib.request.urlopen(url) as answer:
-            assert answer.read() == (run / "widget_face.png").read_bytes()
+        merged_files = set(hub.repos["models", "me/llava-ec-merged"].files)
     finally:
         hub.close()
+    adapter_name, merged_name, adapter_vs_merged, hub_vs_local = json.loads(done.stdout.strip().splitlines()[-1])
+    assert adapter_name.startswith("PeftModel") and merged_name == "LlavaForConditionalGeneration"
+    assert adapter_vs_merged < 1e-4 and hub_vs_local == 0.0
     assert {"adapter_model.safetensors", "adapter_config.json", "mirror_recipe.yaml", "processor_config.json"} <= files
     assert not [f for f in files if f.startswith("checkpoint-")] and any(run.glob("checkpoint-*"))
-    assert (run / "README.md").read_text() == local_card
-    assert card.data.library_name == "peft" and "not a replacement for professional" in card.text
+    assert {"model.safetensors", "config.json", "processor_config.json", "widget_face.png"} <= merged_files
+    assert (run / "README.md").read_text() == local_card and (merged / "README.md").read_text() == merged_card
+    assert cards["me/llava-ec"].data.library_name == "peft"
+    assert cards["me/llava-ec-merged"].data.library_name == "transformers"
+    assert "holds the full model" in cards["me/llava-ec-merged"].text
+    assert all("not a replacement for professional" in c.text for c in cards.values())
     pulled = load_file(tmp_path / "dl" / "adapter_model.safetensors")
     mine = load_file(run / "adapter_model.safetensors")
     assert pulled.keys() == mine.keys() and all(torch.equal(pulled[k], mine[k]) for k in pulled)
-    model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(tiny_llava), tmp_path / "dl")
-    assert any("lora_A" in name for name, _ in model.named_parameters())
 
 
 def test_a_rewritten_card_keeps_its_evaluation_results(tmp_path):

@@ -15,23 +15,39 @@ from pathlib import Path
 from mirror_hf.data.sft import to_trl_messages
 
 
+def _adapter_folder(path: str | Path) -> Path | None:
+    """The local adapter folder ``path`` names: itself, or a download of a Hub adapter repository (small); None when
+    ``path`` is a full model (local or on the Hub), which ``from_pretrained`` loads as it is."""
+    local = Path(path)
+    if local.exists():
+        return local if (local / "adapter_config.json").is_file() else None
+    from huggingface_hub import hf_hub_download, snapshot_download
+    from huggingface_hub.errors import EntryNotFoundError
+
+    try:
+        hf_hub_download(str(path), "adapter_config.json")
+    except EntryNotFoundError:
+        return None
+    return Path(snapshot_download(str(path)))
+
+
 def load_model(path: str | Path, base_model: str | None = None, dtype="auto"):
-    """(model, processor) from a merged model folder / Hub id, or from an adapter folder on top of its base
-    (``base_model``, default: the one recorded in the adapter). The processor comes from ``path`` when it holds one,
-    else from the base."""
+    """(model, processor) from a merged model (folder or Hub id), or from an adapter (folder or Hub id) on top of its
+    base (``base_model``, default: the one recorded in the adapter). The processor comes from ``path`` when it holds
+    one, else from the base."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    path = Path(path)
-    has_processor = (path / "processor_config.json").is_file()
-    if (path / "adapter_config.json").is_file():
+    adapter = _adapter_folder(path)
+    if adapter is not None:
         from peft import PeftConfig, PeftModel
 
-        base = base_model or PeftConfig.from_pretrained(path).base_model_name_or_path
-        model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(base, dtype=dtype), path)
-        processor_source = path if has_processor else base
+        base = base_model or PeftConfig.from_pretrained(adapter).base_model_name_or_path
+        model = PeftModel.from_pretrained(AutoModelForImageTextToText.from_pretrained(base, dtype=dtype), adapter)
+        processor_source = adapter if (adapter / "processor_config.json").is_file() else base
     else:
         model = AutoModelForImageTextToText.from_pretrained(path, dtype=dtype)
-        processor_source = path if has_processor or not base_model else base_model
+        local_processor = (Path(path) / "processor_config.json").is_file()
+        processor_source = base_model if base_model and not local_processor else path
     return model.eval(), AutoProcessor.from_pretrained(processor_source)
 
 

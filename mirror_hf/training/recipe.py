@@ -12,7 +12,7 @@ from pathlib import Path
 
 from huggingface_hub import constants
 
-from mirror_hf.cards import render_model_card, widget_example
+from mirror_hf.cards import WIDGET_IMAGE, render_model_card, widget_example
 from mirror_hf.data.sft import from_trl_messages
 from mirror_hf.schema import SFT_VARIANTS
 
@@ -79,7 +79,7 @@ def recipe_card_renderer(script_args, training_args, model_args, dataset):
 
         out = Path(training_args.output_dir)
         out.mkdir(parents=True, exist_ok=True)
-        face = out / "widget_face.png"
+        face = out / WIDGET_IMAGE
         if training_args.widget_image:
             from PIL import Image
 
@@ -88,7 +88,7 @@ def recipe_card_renderer(script_args, training_args, model_args, dataset):
             draw_face(3, TURN_SIZE, mood=-0.6, gaze=0.8).save(face)
         repo_id = getattr(trainer, "hub_model_id", None) or training_args.hub_model_id
         # The widget needs an absolute URL, known once the Hub repo is; before that the file name stands in.
-        image_url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/widget_face.png" if repo_id else face.name
+        image_url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}" if repo_id else face.name
         repo_id = repo_id or str(out)
         prompt_text = from_trl_messages(dataset[0]["prompt"]).split("\n", 1)[1]
         hyper = {k: getattr(training_args, k, None) for k in HYPERPARAMETERS}
