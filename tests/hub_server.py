@@ -3,8 +3,8 @@
 all below it, as ``HfFileSystem`` and so ``load_dataset("ORG/NAME")`` list them), ``hf_hub_download`` and
 ``snapshot_download`` use, over repositories kept in memory. Every request is recorded.
 
-It is no stand-in for the Hub's rules (permissions, LFS and Xet storage, revisions other than ``main``): it lets a
-test push with the real client libraries and pull the same bytes back.
+Revisions are ``main`` and commit shas (no branches or tags). It is no stand-in for the Hub's rules (permissions, LFS
+and Xet storage): it lets a test push with the real client libraries and pull the same bytes back.
 """
 
 from __future__ import annotations
@@ -46,22 +46,30 @@ def validate_card(content: str) -> list[str]:
 
 
 class Repo:
+    """A repository: its files at the latest commit, and every commit's files by sha (revisions)."""
+
     def __init__(self, repo_id: str, repo_type: str, private: bool):
         self.id, self.type, self.private = repo_id, repo_type, private
         self.files: dict[str, bytes] = {}
         self.commits: list[dict] = [{"sha": hashlib.sha1(repo_id.encode()).hexdigest(), "message": "initial commit"}]
+        self.snapshots: dict[str, dict[str, bytes]] = {self.sha: {}}
 
     @property
     def sha(self) -> str:
         return self.commits[-1]["sha"]
 
+    def at(self, revision: str | None) -> tuple[str, dict[str, bytes]] | None:
+        """(sha, files) at ``revision`` (main, or a commit sha); None for an unknown revision."""
+        sha = self.sha if revision in (None, "main") else revision
+        return (sha, self.snapshots[sha]) if sha in self.snapshots else None
 
-def tree(repo: Repo, under: str, recursive: bool) -> list[dict]:
+
+def tree(files: dict[str, bytes], sha: str, under: str, recursive: bool) -> list[dict]:
     """The entries below ``under`` as the tree endpoint lists them: files, and folders as "directory" entries;
     only the direct children unless ``recursive``."""
     prefix = under + "/" if under else ""
     entries, folders = [], set()
-    for name, data in sorted(repo.files.items()):
+    for name, data in sorted(files.items()):
         if not name.startswith(prefix):
             continue
         parts = name[len(prefix) :].split("/")
@@ -70,7 +78,7 @@ def tree(repo: Repo, under: str, recursive: bool) -> list[dict]:
                 folders.add(prefix + "/".join(parts[:depth]))
         if recursive or len(parts) == 1:
             entries.append({"type": "file", "path": name, "size": len(data), "oid": hashlib.sha1(data).hexdigest()})
-    oid = hashlib.sha1(repo.sha.encode()).hexdigest()
+    oid = hashlib.sha1(sha.encode()).hexdigest()
     return [{"type": "directory", "path": f, "oid": oid} for f in sorted(folders)] + entries
 
 
@@ -140,6 +148,7 @@ class HubServer:
             def _commit(self, repo: Repo, body: bytes):
                 message = ""
                 with hub._lock:
+                    files = dict(repo.files)  # applied only if the whole commit is
                     for line in body.decode().splitlines():
                         if not line.strip():
                             continue
@@ -150,29 +159,36 @@ class HubServer:
                         elif key == "file":
                             content = value["content"]
                             data = base64.b64decode(content) if value.get("encoding") == "base64" else content.encode()
-                            repo.files[value["path"]] = data
+                            files[value["path"]] = data
                         elif key == "deletedFile":
-                            repo.files.pop(value["path"], None)
+                            files.pop(value["path"], None)
                         elif key == "deletedFolder":
-                            for name in [n for n in repo.files if n.startswith(value["path"].rstrip("/") + "/")]:
-                                del repo.files[name]
+                            for name in [n for n in files if n.startswith(value["path"].rstrip("/") + "/")]:
+                                del files[name]
                         else:
                             return self._error(400, f"this loopback Hub takes regular files only, not {key}")
                     sha = hashlib.sha1(f"{repo.sha}{time.time_ns()}{message}".encode()).hexdigest()
                     repo.commits.append({"sha": sha, "message": message})
+                    repo.files = repo.snapshots[sha] = files
                 url = f"{hub.url}/{PREFIX[repo.type]}{repo.id}/commit/{sha}"
                 return self._json(200, {"commitUrl": url, "commitOid": sha})
 
-            def _info(self, repo: Repo) -> dict:
+            def _info(self, repo: Repo, sha: str, files: dict[str, bytes]) -> dict:
                 return {
                     "id": repo.id,
                     "_id": repo.id,
-                    "sha": repo.sha,
+                    "sha": sha,
                     "private": repo.private,
-                    "siblings": [{"rfilename": name, "size": len(data)} for name, data in sorted(repo.files.items())],
+                    "siblings": [{"rfilename": name, "size": len(data)} for name, data in sorted(files.items())],
                     "tags": [],
                     "lastModified": "2026-01-01T00:00:00.000Z",
                 }
+
+            def _revision(self, repo: Repo, revision: str | None, head: bool):
+                found = repo.at(revision)
+                if found is None:
+                    self._send(404, b'{"error": "no such revision"}', {"X-Error-Code": "RevisionNotFound"}, head)
+                return found
 
             def do_GET(self, head: bool = False):
                 path = unquote(urlparse(self.path).path)
@@ -182,24 +198,32 @@ class HubServer:
                     repo = hub.repos.get((api.group(1), api.group(2)))
                     if repo is None:
                         return self._error(404, f"no repo {api.group(2)}", head)
+                    found = self._revision(repo, api.group(4), head)
+                    if found is None:
+                        return None
+                    sha, files = found
                     if api.group(3) == "tree":
                         recursive = parse_qs(urlparse(self.path).query).get("recursive") == ["true"]
-                        return self._json(200, tree(repo, (api.group(5) or "").strip("/"), recursive), head)
-                    return self._json(200, self._info(repo), head)
+                        return self._json(200, tree(files, sha, (api.group(5) or "").strip("/"), recursive), head)
+                    return self._json(200, self._info(repo, sha, files), head)
                 resolve = re.fullmatch(r"/(datasets/|spaces/)?(.+?)/resolve/([^/]+)/(.+)", path)
                 if resolve:
                     repo_type = {"datasets/": "datasets", "spaces/": "spaces"}.get(resolve.group(1) or "", "models")
                     repo = hub.repos.get((repo_type, resolve.group(2)))
                     if repo is None:
                         return self._error(404, f"no repo {resolve.group(2)}", head)
-                    data = repo.files.get(resolve.group(4))
+                    found = self._revision(repo, resolve.group(3), head)
+                    if found is None:
+                        return None
+                    sha, files = found
+                    data = files.get(resolve.group(4))
                     if data is None:
                         self._send(404, b"{}", {"X-Error-Code": "EntryNotFound"}, head)
                         return None
                     etag = hashlib.sha1(data).hexdigest()
                     headers = {
                         "ETag": f'"{etag}"',
-                        "X-Repo-Commit": repo.sha,
+                        "X-Repo-Commit": sha,
                         "Content-Type": "application/octet-stream",
                     }
                     return self._send(200, data, headers, head)

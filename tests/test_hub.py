@@ -1,6 +1,7 @@
 """Publishing to the Hub and pulling back (`mirror-hf push` / `pull`), against the loopback Hub server: the CelebA
 licence guard, a private dataset that `load_dataset("ORG/NAME")` reads back equal, a public copy without faces,
-stale shards removed by a later push, and a sessions run judged straight from the Hub (hf://datasets/...)."""
+stale shards removed by a later push, a sessions run judged straight from the Hub (hf://datasets/...), and a build
+from the release on the Hub at a pinned revision."""
 
 import asyncio
 import json
@@ -13,6 +14,8 @@ import pytest
 from datasets import Dataset, load_dataset
 from hub_server import HubServer
 from loopback import ScriptedServer
+from release_writer import DIALOGUES, write_release
+from release_writer import PROFILES as RELEASE_PROFILES
 from test_metrics import wai_rating
 from test_runner import PROFILES, client_answers
 from test_simulation import ScriptedBackend, therapist_answers
@@ -47,10 +50,10 @@ def cli(hub: HubServer, *args: str, home: Path) -> subprocess.CompletedProcess:
     )
 
 
-def python(hub: HubServer, code: str, home: Path) -> str:
+def python(hub: HubServer, code: str, home: Path, *args: str) -> str:
     env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
     env.update(HF_TOKEN="hf_test", HF_HOME=str(home))
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -96,7 +99,7 @@ def test_images_are_found_and_nulled_in_every_nesting(built, tmp_path):
     with pytest.raises(MirrorError, match="not a folder mirror-hf wrote"):
         folder_kind(tmp_path)
     (tmp_path / "adapter_config.json").write_text("{}")
-    with pytest.raises(MirrorError, match="no model card"):  # before any request: this process is offline
+    with pytest.raises(MirrorError, match="the model has no card"):  # before any request: this process is offline
         push(tmp_path, "me/adapter")
 
 
@@ -208,3 +211,33 @@ def test_sessions_pushed_pulled_and_judged_from_the_hub(hub, tmp_path):
     assert "pec" in json.dumps(summary)
     bad = cli(hub, "evaluate", "hf://models/me/x", "--judge", "j@http://127.0.0.1:9/v1", "--out", "o", home=tmp_path)
     assert bad.returncode == 2 and "hf://datasets/ORG/NAME" in bad.stderr
+
+
+def test_build_from_the_release_on_the_hub_at_a_pinned_revision(hub, celeba_dir, tmp_path):
+    """`mirror-hf build --release ORG/NAME [--revision SHA]` downloads the release files from the Hub: the latest by
+    default, exactly the pinned commit with --revision, and a clear error for a revision that does not exist."""
+    first = write_release(tmp_path / "v1", DIALOGUES, RELEASE_PROFILES)
+    second = write_release(tmp_path / "v2", DIALOGUES[:3], RELEASE_PROFILES)
+    upload = """
+import sys
+from huggingface_hub import HfApi
+api = HfApi()
+api.create_repo("multimodal-reframing/mirror", repo_type="dataset", exist_ok=True)
+for folder in sys.argv[1:]:
+    print(api.upload_folder(repo_id="multimodal-reframing/mirror", repo_type="dataset", folder_path=folder).oid)
+"""
+    shas = python(hub, upload, tmp_path / "h", str(first), str(second)).split()
+    assert len(shas) == 2
+
+    def build(out: str, *revision: str) -> subprocess.CompletedProcess:
+        args = ["build", "--release", "multimodal-reframing/mirror", *revision, "--celeba-dir", str(celeba_dir)]
+        return cli(hub, *args, "--out", str(tmp_path / out), "--quiet", home=tmp_path / "h")
+
+    for out, revision, rows in (("latest", (), 3), ("pinned", ("--revision", shas[0]), len(DIALOGUES))):
+        done = build(out, *revision)
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert load_dataset(str(tmp_path / out), "dialogues", split="train").num_rows == rows
+        card = (tmp_path / out / "README.md").read_text()
+        assert f"the Hub dataset `multimodal-reframing/mirror` (revision {revision[1] if revision else 'main'})" in card
+    missing = build("missing", "--revision", "0" * 40)
+    assert missing.returncode == 2 and "could not download the Hub dataset" in missing.stderr
