@@ -26,12 +26,20 @@ from __future__ import annotations
 import json
 import logging
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.schema import BUILD_REPORT_FILE, DATA_DIR, RECIPE_FILE, RUN_REPORT_FILE, SESSIONS_CONFIG
+from mirror_hf.schema import (
+    BUILD_REPORT_FILE,
+    DATA_DIR,
+    RECIPE_FILE,
+    RUN_REPORT_FILE,
+    SESSIONS_CONFIG,
+    SESSIONS_FILE,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -64,9 +72,17 @@ def folder_kind(folder: str | Path) -> str:
         raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or a model folder")
     for name, kind in ((BUILD_REPORT_FILE, "dataset"), (RUN_REPORT_FILE, "sessions"), (ADAPTER_CONFIG, "adapter")):
         if (folder / name).is_file():
+            if not (folder / "README.md").is_file():
+                raise MirrorError("the card (README.md) is missing", file=str(folder), fix="write the folder again")
             return kind
     if (folder / "config.json").is_file() and (folder / RECIPE_FILE).is_file():
         return "merged"
+    if (folder / SESSIONS_FILE).is_file():
+        raise MirrorError(
+            "this simulation run has not written its sessions dataset: it stopped before the end",
+            file=str(folder),
+            fix="run the same `mirror-hf simulate ... --out` again: it resumes, then writes the dataset",
+        )
     raise MirrorError(
         f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}, "
         f"config.json + {RECIPE_FILE}",
@@ -242,6 +258,28 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
     return uploads
 
 
+@contextmanager
+def _hub_errors(repo_id: str, repo_type: str | None = None):
+    """The Hub's refusals (no such repository or revision, no token, no right to write) as one MirrorError."""
+    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+
+    try:
+        yield
+    except RepositoryNotFoundError as err:
+        kind = f" (a {repo_type} repository)" if repo_type else ""
+        raise MirrorError(
+            f"the Hub has no repository {repo_id}{kind} that you may read",
+            fix="check the id, --repo-type, and your token (HF_TOKEN or `hf auth login`) for a private one",
+        ) from err
+    except HfHubHTTPError as err:
+        raise MirrorError(
+            f"the Hub refused {repo_id}: {err}",
+            fix="check your token (HF_TOKEN or `hf auth login`) and its write access to that namespace",
+        ) from err
+    except OfflineModeIsEnabled as err:
+        raise MirrorError("HF_HUB_OFFLINE is set, so the Hub cannot be reached", fix="unset HF_HUB_OFFLINE") from err
+
+
 def push(
     folder: str | Path,
     repo_id: str,
@@ -276,7 +314,7 @@ def push(
             "(--drop-images / drop_images=True)",
         )
     dropped = n_images if drop_images else 0
-    with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch, _hub_errors(repo_id):
         # everything local first, so that a bad folder fails before the Hub is touched
         uploads = _uploads(folder, kind, repo_id, dropped_from=images if dropped else {}, scratch=Path(scratch))
         api = HfApi(token=token)
@@ -323,7 +361,8 @@ def pull(
 
     if repo_type not in set(KINDS.values()):
         raise MirrorError(f"unknown repository type {repo_type!r}", fix="use dataset or model")
-    return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_dir=out, token=token))
+    with _hub_errors(repo_id, repo_type):
+        return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_dir=out, token=token))
 
 
 __all__ = ["KINDS", "PushResult", "find_images", "folder_kind", "pull", "push", "write_without_images"]

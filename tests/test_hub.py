@@ -98,8 +98,11 @@ def test_images_are_found_and_nulled_in_every_nesting(built, tmp_path):
     assert not find_images(tmp_path)  # the copies hold none
     with pytest.raises(MirrorError, match="not a folder mirror-hf wrote"):
         folder_kind(tmp_path)
+    (tmp_path / "sessions.jsonl").write_text("")
+    with pytest.raises(MirrorError, match="has not written its sessions dataset"):  # a run that stopped mid-way
+        folder_kind(tmp_path)
     (tmp_path / "adapter_config.json").write_text("{}")
-    with pytest.raises(MirrorError, match="the model has no card"):  # before any request: this process is offline
+    with pytest.raises(MirrorError, match="card .README.md. is missing"):  # before any request: this process is offline
         push(tmp_path, "me/adapter")
 
 
@@ -211,6 +214,8 @@ def test_sessions_pushed_pulled_and_judged_from_the_hub(hub, tmp_path):
     assert "pec" in json.dumps(summary)
     bad = cli(hub, "evaluate", "hf://models/me/x", "--judge", "j@http://127.0.0.1:9/v1", "--out", "o", home=tmp_path)
     assert bad.returncode == 2 and "hf://datasets/ORG/NAME" in bad.stderr
+    missing = cli(hub, "pull", "me/no-such-sessions", "--out", str(tmp_path / "none"), home=tmp_path / "h")
+    assert missing.returncode == 2 and "no repository me/no-such-sessions" in missing.stderr
 
 
 def test_build_from_the_release_on_the_hub_at_a_pinned_revision(hub, celeba_dir, tmp_path):
