@@ -148,18 +148,19 @@ def _without_images(array, feature):
     return pa.StructArray.from_arrays(children, fields=list(array.type), mask=array.is_null())
 
 
-def find_images(folder: str | Path) -> dict[str, int]:
-    """Embedded images per parquet shard of ``folder`` (path relative to it), shards without any left out."""
+def find_images(folder: str | Path, progress: bool = True) -> dict[str, int]:
+    """Embedded images per parquet shard of ``folder`` (path relative to it), shards without any left out. Reads
+    the image columns batch by batch: a shard's images need not fit in memory."""
     import pyarrow.parquet as pq
+    from huggingface_hub.utils import tqdm
 
     folder, found = Path(folder), {}
-    for shard in _shards(folder):
+    for shard in tqdm(_shards(folder), desc="Looking for faces", unit="shard", disable=not progress):
         _, features = _features(shard)
         columns = [name for name, feature in features.items() if _has_image(feature)]
-        if not columns:
-            continue
-        table = pq.read_table(shard, columns=columns)
-        count = sum(_count_images(table[c].combine_chunks(), features[c]) for c in columns)
+        count = 0
+        for batch in pq.ParquetFile(shard).iter_batches(batch_size=256, columns=columns) if columns else ():
+            count += sum(_count_images(batch.column(c), features[c]) for c in columns)
         if count:
             found[shard.relative_to(folder).as_posix()] = count
     return found
