@@ -185,14 +185,15 @@ def _parser() -> argparse.ArgumentParser:
     push = sub.add_parser(
         "push",
         help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
-        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir, export "
-        "--out) as a Hub "
-        "repository in one commit, with its card rendered for that repository; or a metric (wai_alliance, "
+        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir, "
+        "export --out) as a Hub repository in one commit, with its card rendered for that repository; or a metric "
+        "(wai_alliance, "
         "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
         "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
         epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
         "  mirror-hf push runs/sim-pec me/mirror-sessions --drop-images\n"
-        "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n  mirror-hf push wai_alliance me/wai_alliance",
+        "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n"
+        "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push wai_alliance me/wai_alliance",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     push.add_argument("source", metavar="FOLDER_OR_METRIC")
@@ -213,7 +214,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     pull.add_argument("repo_id", metavar="ORG/NAME")
     pull.add_argument("--out", required=True, metavar="DIR")
-    pull.add_argument("--repo-type", choices=("dataset", "model"), default="dataset", help="model for a model")
+    pull.add_argument(
+        "--repo-type", choices=("dataset", "model"), default="dataset", help="model: an adapter or a merged model"
+    )
     pull.add_argument("--revision", help="branch, tag or commit (default: main)")
 
     sub.add_parser("info", help="versions of the stack and the cache paths in use")
@@ -410,9 +413,11 @@ def _push(args) -> int:
     from mirror_hf.metrics import METRICS
 
     if args.source in METRICS and not Path(args.source).exists():
+        from mirror_hf.hub import hub_errors
         from mirror_hf.metrics import push_to_hub
 
-        url = push_to_hub(args.source, args.repo_id, requirement=args.requirement, private=args.private)
+        with hub_errors(args.repo_id):
+            url = push_to_hub(args.source, args.repo_id, requirement=args.requirement, private=args.private)
         print(f"pushed the {args.source} metric Space: {url}; load it with evaluate.load({args.repo_id!r})")
         return 0
     from mirror_hf.hub import push

@@ -260,7 +260,7 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
 
 
 @contextmanager
-def _hub_errors(repo_id: str, repo_type: str | None = None):
+def hub_errors(repo_id: str, repo_type: str | None = None):
     """The Hub's refusals (no such repository or revision, no token, no right to write) as one MirrorError."""
     from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
 
@@ -315,7 +315,7 @@ def push(
             "(--drop-images / drop_images=True)",
         )
     dropped = n_images if drop_images else 0
-    with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch, _hub_errors(repo_id):
+    with tempfile.TemporaryDirectory(prefix="mirror-hf-push-") as scratch, hub_errors(repo_id):
         # everything local first, so that a bad folder fails before the Hub is touched
         uploads = _uploads(folder, kind, repo_id, dropped_from=images if dropped else {}, scratch=Path(scratch))
         api = HfApi(token=token)
@@ -362,8 +362,8 @@ def pull(
 
     if repo_type not in set(KINDS.values()):
         raise MirrorError(f"unknown repository type {repo_type!r}", fix="use dataset or model")
-    with _hub_errors(repo_id, repo_type):
+    with hub_errors(repo_id, repo_type):
         return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_dir=out, token=token))
 
 
-__all__ = ["KINDS", "PushResult", "find_images", "folder_kind", "pull", "push", "write_without_images"]
+__all__ = ["KINDS", "PushResult", "find_images", "folder_kind", "hub_errors", "pull", "push", "write_without_images"]
