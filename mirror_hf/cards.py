@@ -9,6 +9,7 @@ Example:
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from importlib import resources
 from pathlib import Path
@@ -17,7 +18,14 @@ import datasets
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from mirror_hf.data.builder import CITATION, DESCRIPTIONS
-from mirror_hf.schema import CONFIG_SPLITS, DIALOGUES, SESSIONS_CONFIG, config_data_files
+from mirror_hf.schema import (
+    CONFIG_SPLITS,
+    DIALOGUES,
+    JUDGEMENT_FEATURES,
+    JUDGEMENTS_CONFIG,
+    SESSIONS_CONFIG,
+    config_data_files,
+)
 
 
 def _template(name: str) -> str:
@@ -267,5 +275,35 @@ def render_sessions_card(
         report=report,
         load_path=load_path,
         images_removed=images_removed,
+    )
+    return str(card)
+
+
+def render_evaluation_card(report_markdown: str, report: dict, load_path: str | None = None) -> str:
+    """The card of a ``mirror-hf evaluate --out`` folder: the report's tables and figures, and a ``judgements``
+    config (every prompt and raw answer) that ``load_dataset`` reads; ``load_path`` names it in the example."""
+    data = DatasetCardData(
+        license="gpl-2.0",  # the judged dialogues derive from MIRROR / CACTUS
+        language=["en"],
+        pretty_name="MIRROR evaluation",
+        tags=["mirror-hf", "evaluation", "llm-as-a-judge", "psychotherapy", "cbt"],
+        configs=[
+            {
+                "config_name": JUDGEMENTS_CONFIG,
+                "default": True,
+                "data_files": [{"split": "train", "path": f"{JUDGEMENTS_CONFIG}/*.jsonl"}],
+                "description": cache_key(json.dumps(report, sort_keys=True, default=str)),
+            }
+        ],
+    )
+    info = datasets.DatasetInfo(features=JUDGEMENT_FEATURES, config_name=JUDGEMENTS_CONFIG)
+    datasets.info.DatasetInfosDict({JUDGEMENTS_CONFIG: info}).to_dataset_card_data(data)
+    body = report_markdown.split("\n", 1)[1] if report_markdown.startswith("# ") else report_markdown
+    card = DatasetCard.from_template(
+        data,
+        template_str=_template("evaluation_card.md"),
+        runs=list(report.get("therapists", {})),
+        load_path=load_path,
+        report_markdown=body.strip(),
     )
     return str(card)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import platform
 import sys
@@ -185,15 +186,17 @@ def _parser() -> argparse.ArgumentParser:
     push = sub.add_parser(
         "push",
         help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
-        description="Publish a folder mirror-hf wrote (build --out, simulate --out, a training output_dir, "
-        "export --out) as a Hub repository in one commit, with its card rendered for that repository; or a metric "
+        description="Publish a folder mirror-hf wrote (build --out, simulate --out, evaluate --out, a training "
+        "output_dir, export --out) as a Hub repository in one commit, with its card rendered for that repository; or "
+        "a metric "
         "(wai_alliance, "
         "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
         "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
         epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
         "  mirror-hf push runs/sim-pec me/mirror-sessions --drop-images\n"
         "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n"
-        "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push wai_alliance me/wai_alliance",
+        "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push eval/ me/mirror-eval\n"
+        "  mirror-hf push wai_alliance me/wai_alliance",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     push.add_argument("source", metavar="FOLDER_OR_METRIC")
@@ -384,7 +387,11 @@ def _evaluate(args) -> int:
         runs, judgements, reference=args.reference, tokenizer=args.tokenizer, weighted=args.weighted, human=human
     )
     paths = report.write_report(built, args.out, judgements=judgements, runs=runs)
-    print(f"wrote {paths['markdown']}, {paths['json']} and the figures in {args.out}")
+    from mirror_hf.cards import render_evaluation_card
+
+    card = render_evaluation_card(paths["markdown"].read_text(encoding="utf-8"), json.loads(paths["json"].read_text()))
+    (Path(args.out) / "README.md").write_text(card, encoding="utf-8")
+    print(f"wrote {paths['markdown']}, {paths['json']}, the figures and the judgements in {args.out}")
     for name, card in cards.items():
         from mirror_hf.cards import add_eval_results
 

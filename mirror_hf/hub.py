@@ -1,5 +1,6 @@
-"""Publish what mirror-hf makes to the Hub and pull it back: a built dataset folder, a simulated-sessions run, a
-trained adapter, a merged model. (Metric Spaces: :func:`mirror_hf.metrics.push_to_hub`.)
+"""Publish what mirror-hf makes to the Hub and pull it back: a built dataset folder, a simulated-sessions run, an
+evaluation (report, figures, every judgement), a trained adapter, a merged model. (Metric Spaces:
+:func:`mirror_hf.metrics.push_to_hub`.)
 
 Licence guard: the faces come from CelebA (identity faces, and turn faces synthesized from them), whose terms forbid
 redistributing them. A folder that holds faces goes only to a repository that is private — asked for explicitly and
@@ -35,6 +36,9 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.schema import (
     BUILD_REPORT_FILE,
     DATA_DIR,
+    EVAL_MARKDOWN_FILE,
+    EVAL_REPORT_FILE,
+    JUDGEMENTS_CONFIG,
     RECIPE_FILE,
     RUN_REPORT_FILE,
     SESSIONS_CONFIG,
@@ -46,7 +50,8 @@ logger = logging.getLogger(__name__)
 ADAPTER_CONFIG = "adapter_config.json"
 # What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
 MODEL_IGNORE = ("checkpoint-*", "_*")
-KINDS = {"dataset": "dataset", "sessions": "dataset", "adapter": "model", "merged": "model"}  # kind -> repo type
+# kind -> Hub repository type
+KINDS = {"dataset": "dataset", "sessions": "dataset", "evaluation": "dataset", "adapter": "model", "merged": "model"}
 
 
 @dataclass
@@ -65,8 +70,9 @@ class PushResult:
 
 
 def folder_kind(folder: str | Path) -> str:
-    """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run), ``adapter`` (a training
-    ``output_dir``) or ``merged`` (a ``mirror-hf export`` output), told by the files each writes."""
+    """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run), ``evaluation`` (a
+    ``mirror-hf evaluate`` output), ``adapter`` (a training ``output_dir``) or ``merged`` (a ``mirror-hf export``
+    output), told by the files each writes."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or a model folder")
@@ -77,6 +83,8 @@ def folder_kind(folder: str | Path) -> str:
             return kind
     if (folder / "config.json").is_file() and (folder / RECIPE_FILE).is_file():
         return "merged"
+    if (folder / EVAL_REPORT_FILE).is_file() and (folder / EVAL_MARKDOWN_FILE).is_file():
+        return "evaluation"
     if (folder / SESSIONS_FILE).is_file():
         raise MirrorError(
             "this simulation run has not written its sessions dataset: it stopped before the end",
@@ -85,9 +93,9 @@ def folder_kind(folder: str | Path) -> str:
         )
     raise MirrorError(
         f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}, "
-        f"config.json + {RECIPE_FILE}",
+        f"config.json + {RECIPE_FILE}, {EVAL_REPORT_FILE} + {EVAL_MARKDOWN_FILE}",
         file=str(folder),
-        fix="push the --out folder of `mirror-hf build`, `simulate` or `export`, or a training output_dir",
+        fix="push the --out folder of `mirror-hf build`, `simulate`, `evaluate` or `export`, or a training output_dir",
     )
 
 
@@ -242,6 +250,8 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
         uploads: dict[str, Path | bytes] = {name: folder / name for name in _model_files(folder)}
         uploads["README.md"] = _model_card(folder, repo_id).encode()
         return uploads
+    if kind == "evaluation":
+        return _evaluation_uploads(folder, repo_id)
     render = _dataset_card if kind == "dataset" else _sessions_card
     card, report = render(folder, repo_id, images_removed=bool(dropped_from))
     uploads = {"README.md": card.encode()}
@@ -256,6 +266,20 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
             write_without_images(shard, stripped)
             shard = stripped
         uploads[name] = shard
+    return uploads
+
+
+def _evaluation_uploads(folder: Path, repo_id: str) -> dict:
+    """An evaluation folder's card (rendered for ``repo_id``), report, figures and judgements."""
+    from mirror_hf.cards import render_evaluation_card
+
+    report = json.loads((folder / EVAL_REPORT_FILE).read_text(encoding="utf-8"))
+    markdown = (folder / EVAL_MARKDOWN_FILE).read_text(encoding="utf-8")
+    uploads: dict[str, Path | bytes] = {"README.md": render_evaluation_card(markdown, report, repo_id).encode()}
+    for path in [folder / EVAL_REPORT_FILE, folder / EVAL_MARKDOWN_FILE, *sorted(folder.glob("*.png"))]:
+        uploads[path.name] = path
+    for path in sorted((folder / JUDGEMENTS_CONFIG).glob("*.jsonl")):
+        uploads[f"{JUDGEMENTS_CONFIG}/{path.name}"] = path
     return uploads
 
 
@@ -290,8 +314,8 @@ def push(
     token: str | None = None,
     commit_message: str | None = None,
 ) -> PushResult:
-    """Publish ``folder`` (a built dataset, a sessions run, an adapter or a merged model) as the Hub repository
-    ``repo_id``.
+    """Publish ``folder`` (a built dataset, a sessions run, an evaluation, an adapter or a merged model) as the Hub
+    repository ``repo_id``.
 
     A folder with faces needs ``private=True`` (the repository must be private on the Hub, checked before any
     upload) or ``drop_images=True``; otherwise a :class:`MirrorError` says so and nothing is uploaded.
@@ -328,9 +352,10 @@ def push(
                 fix=f"make {repo_id} private in its settings, choose another repository, or use --drop-images",
             )
         stale = []
-        if repo_type == "dataset":  # shards of an earlier push that this one no longer has
+        if repo_type == "dataset":  # data files of an earlier push that this one no longer has
             remote = api.list_repo_files(repo_id, repo_type=repo_type)
-            stale = [n for n in remote if n.startswith(DATA_DIR + "/") and n not in uploads]
+            data_dir = JUDGEMENTS_CONFIG if kind == "evaluation" else DATA_DIR
+            stale = [n for n in remote if n.startswith(data_dir + "/") and n not in uploads]
         operations = [CommitOperationAdd(path_in_repo=n, path_or_fileobj=s) for n, s in uploads.items()]
         operations += [CommitOperationDelete(path_in_repo=n) for n in stale]
         message = commit_message or f"{kind} from mirror-hf {__version__}" + (" (faces left out)" if dropped else "")

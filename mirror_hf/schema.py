@@ -212,3 +212,25 @@ SESSION_FEATURES = Features(
         ),
     }
 )
+
+# `mirror-hf evaluate --out DIR`: report.json + report.md + figures, and one JSONL row per judgement under
+# judgements/ (one file per run, instrument and judge), loadable as the "judgements" config.
+EVAL_REPORT_FILE = "report.json"
+EVAL_MARKDOWN_FILE = "report.md"
+JUDGEMENTS_CONFIG = "judgements"
+JUDGEMENT_FEATURES = Features(
+    {
+        "run": Value("string"),
+        "judge": Value("string"),
+        "session_id": Value("string"),
+        "session": Value("int32"),
+        "instrument": Value("string"),
+        "item": Value("string"),
+        "dimension": Value("string"),
+        "score": Value("float64"),  # null: no answer could be read (never 0)
+        "prompt": Value("string"),
+        "raw": List(Value("string")),
+        "failure": Value("string"),
+        "expected": Value("float64"),  # the probability-weighted score, when asked for
+    }
+)

@@ -1,7 +1,7 @@
 """Publishing to the Hub and pulling back (`mirror-hf push` / `pull`), against the loopback Hub server: the CelebA
 licence guard, a private dataset that `load_dataset("ORG/NAME")` reads back equal, a public copy without faces,
-stale shards removed by a later push, a sessions run judged straight from the Hub (hf://datasets/...), and a build
-from the release on the Hub at a pinned revision."""
+stale shards removed by a later push, a sessions run judged straight from the Hub (hf://datasets/...) and its
+evaluation published and read back, and a build from the release on the Hub at a pinned revision."""
 
 import asyncio
 import json
@@ -211,7 +211,25 @@ def test_sessions_pushed_pulled_and_judged_from_the_hub(hub, tmp_path):
     assert judged.returncode == 0, judged.stderr[-2000:]
     assert len(judge.requests) == 3 * 12  # every session of the Hub copy, each WAI item once
     summary = json.loads((tmp_path / "report" / "report.json").read_text())
-    assert "pec" in json.dumps(summary)
+    assert list(summary["therapists"]) == ["pec"]
+    judgements = load_dataset(str(tmp_path / "report"), "judgements", split="train")
+    assert judgements.num_rows == 36 and set(judgements["run"]) == {"pec"}
+    assert sorted(set(judgements["session_id"])) == sorted(p["idx"] for p in PROFILES[:3])
+
+    # the evaluation itself, published (no faces in it) and read back
+    done = cli(hub, "push", str(tmp_path / "report"), "me/mirror-eval", home=tmp_path / "h")
+    assert done.returncode == 0, done.stderr[-2000:]
+    files = set(hub.repos["datasets", "me/mirror-eval"].files)
+    assert {"README.md", "report.json", "report.md", "scores.png", "length_vs_score.png"} <= files
+    assert {f for f in files if f.startswith("judgements/")} == {"judgements/pec.wai.judge0.jsonl"}
+    code = """
+from datasets import load_dataset
+j = load_dataset("me/mirror-eval", "judgements", split="train")
+print(j.num_rows, sorted(set(j["item"]))[:2], j.features["score"].dtype)
+"""
+    assert python(hub, code, tmp_path / "h").split("\n")[0] == "36 ['q1', 'q10'] float64"
+    card = hub.repos["datasets", "me/mirror-eval"].files["README.md"].decode()
+    assert 'load_dataset("me/mirror-eval", "judgements"' in card and "Working Alliance" in card
     bad = cli(hub, "evaluate", "hf://models/me/x", "--judge", "j@http://127.0.0.1:9/v1", "--out", "o", home=tmp_path)
     assert bad.returncode == 2 and "hf://datasets/ORG/NAME" in bad.stderr
     missing = cli(hub, "pull", "me/no-such-sessions", "--out", str(tmp_path / "none"), home=tmp_path / "h")

@@ -30,7 +30,17 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.transcript import to_dialogue
-from mirror_hf.schema import DATA_DIR, FAILURE_REASONS, SESSIONS_CONFIG, SESSIONS_FILE, parse_idx, read_session_records
+from mirror_hf.schema import (
+    DATA_DIR,
+    EVAL_MARKDOWN_FILE,
+    EVAL_REPORT_FILE,
+    FAILURE_REASONS,
+    JUDGEMENTS_CONFIG,
+    SESSIONS_CONFIG,
+    SESSIONS_FILE,
+    parse_idx,
+    read_session_records,
+)
 
 INSTRUMENTS = ("counseling_eval", "wai")
 COLUMNS = {
@@ -529,23 +539,24 @@ def _json_safe(value):
 
 def write_report(report: dict, out_dir: str | Path, judgements: dict | None = None, runs=None) -> dict[str, Path]:
     """``report.json`` (NaN as null), ``report.md``, the two PNG figures, and with ``judgements`` every prompt and
-    raw answer under ``judgements/``."""
+    raw answer under ``judgements/`` (rows of ``schema.JUDGEMENT_FEATURES``)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     data = {k: v for k, v in report.items() if not k.startswith("_")}
-    (out / "report.json").write_text(json.dumps(_json_safe(data), indent=2) + "\n", encoding="utf-8")
-    (out / "report.md").write_text(render_markdown(report), encoding="utf-8")
-    paths = {"json": out / "report.json", "markdown": out / "report.md"}
+    (out / EVAL_REPORT_FILE).write_text(json.dumps(_json_safe(data), indent=2) + "\n", encoding="utf-8")
+    (out / EVAL_MARKDOWN_FILE).write_text(render_markdown(report), encoding="utf-8")
+    paths = {"json": out / EVAL_REPORT_FILE, "markdown": out / EVAL_MARKDOWN_FILE}
     for path in render_figures(report, out):
         paths[path.stem] = path
     if judgements and runs:
         ids = {r.label: [rec["session_id"] for rec in r.records] for r in runs}
         for k, (name, by_run) in enumerate(judgements.items()):
             for (label, instrument), items in by_run.items():
-                path = out / "judgements" / f"{label}.{instrument}.judge{k}.jsonl"
+                path = out / JUDGEMENTS_CONFIG / f"{label}.{instrument}.judge{k}.jsonl"
                 path.parent.mkdir(exist_ok=True)
                 with path.open("w", encoding="utf-8") as f:
                     for j in items:
-                        row = {"judge": name, "session_id": ids[label][j.session], **dataclasses.asdict(j)}
+                        session_id = ids[label][j.session]
+                        row = {"run": label, "judge": name, "session_id": session_id, **dataclasses.asdict(j)}
                         f.write(json.dumps(_json_safe(row), ensure_ascii=False) + "\n")
     return paths
