@@ -183,6 +183,30 @@ def _parser() -> argparse.ArgumentParser:
     )
     evaluate.add_argument("--quiet", action="store_true", help="no progress bars")
 
+    synthesize = sub.add_parser(
+        "synthesize",
+        help="rebuild what the authors could not release (turn-face expressions)",
+        description="Rebuild the parts of MIRROR the authors could not release. `expressions`: for every client turn "
+        "of a built dataset, ask an LLM (paper Appendix I; authors: Llama-3-8B-Instruct) for the facial expression to "
+        "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt; resumable.",
+    )
+    steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
+    expressions = steps.add_parser(
+        "expressions",
+        help="describe the face of every client turn (PhotoMaker prompts) into OUT/expressions.jsonl",
+        epilog="example:\n  mirror-hf synthesize expressions --dataset mirror "
+        "--model meta-llama/Meta-Llama-3-8B-Instruct@http://localhost:8000/v1 --out faces/",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    expressions.add_argument("--dataset", default="mirror", help="a built MIRROR folder or Hub id (its dialogues)")
+    expressions.add_argument("--model", required=True, metavar="SPEC", help="the LLM (authors: Llama-3-8B-Instruct)")
+    expressions.add_argument("--out", required=True, metavar="DIR")
+    expressions.add_argument("--dialogues", type=int, help="only the first N dialogues")
+    expressions.add_argument("--concurrency", type=int, default=8, help="turns at once (default 8)")
+    expressions.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
+    expressions.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    expressions.add_argument("--quiet", action="store_true", help="no progress bar")
+
     push = sub.add_parser(
         "push",
         help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
@@ -400,6 +424,33 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _synthesize(args) -> int:
+    import asyncio
+
+    from datasets import load_dataset
+
+    from mirror_hf.llm import load_backend
+    from mirror_hf.paths import llm_cache_dir
+    from mirror_hf.schema import DIALOGUES
+    from mirror_hf.synthesis.expressions import describe_expressions
+
+    dialogues = load_dataset(args.dataset, DIALOGUES, split="train").remove_columns(["identity_image"])
+    if args.dialogues:
+        dialogues = dialogues.select(range(min(args.dialogues, len(dialogues))))
+    dialogues = [{**d, "turns": [{k: v for k, v in t.items() if k != "image"} for t in d["turns"]]} for d in dialogues]
+    backend = load_backend(args.model, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir())
+    report = asyncio.run(
+        describe_expressions(
+            dialogues, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, progress=not args.quiet
+        )
+    )
+    print(
+        f"{report['client_turns']} client turns: {report.get('described', 0)} described now, "
+        f"{report['already_done']} before, {report.get('failed', 0)} failed (a rerun retries them) -> {report['file']}"
+    )
+    return 0
+
+
 def _local_run(spec: str) -> str:
     """``[NAME=]hf://datasets/ORG/NAME[@REV]`` -> ``NAME=`` a local copy (pulled into the cache); others unchanged."""
     label, _, path = spec.rpartition("=") if "=" in spec else ("", "", spec)
@@ -493,6 +544,7 @@ def main(argv: list[str] | None = None) -> int:
             "export": _export,
             "simulate": _simulate,
             "evaluate": _evaluate,
+            "synthesize": _synthesize,
             "push": _push,
             "pull": _pull,
             "info": _info,

@@ -10,14 +10,10 @@ Example:
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from pathlib import Path
 
 from datasets import ClassLabel, Features, Image, List, Value
-
-from mirror_hf.errors import MirrorError
 
 logger = logging.getLogger(__name__)
 
@@ -160,27 +156,6 @@ RUN_REPORT_FILE = "run_report.json"
 
 # A training output_dir (and a model merged from it) holds every resolved setting of the run in this file.
 RECIPE_FILE = "mirror_recipe.yaml"
-
-
-def read_session_records(path: str | Path) -> list[dict]:
-    """The records of a sessions JSONL file, one per session id (the last line wins, as a resumed run appends).
-
-    A last line torn by a crash or by a run still writing is left out; any other unreadable line is an error.
-    """
-    path = Path(path)
-    lines = path.read_text(encoding="utf-8").splitlines()
-    records = {}
-    for n, line in enumerate(lines, 1):
-        if line.strip():
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                if n == len(lines):
-                    logger.warning("%s: the last line is incomplete (a run still writing?); left out", path)
-                    continue
-                raise MirrorError(f"not JSON: {err}", file=str(path), row=n) from err
-            records[record["session_id"]] = record
-    return list(records.values())
 
 
 # Session ends that are failures, not outcomes: such sessions are not judged.

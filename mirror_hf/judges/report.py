@@ -27,6 +27,7 @@ import re
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
+from mirror_hf.journal import read_records
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.transcript import to_dialogue
@@ -39,7 +40,6 @@ from mirror_hf.schema import (
     SESSIONS_CONFIG,
     SESSIONS_FILE,
     parse_idx,
-    read_session_records,
 )
 
 INSTRUMENTS = ("counseling_eval", "wai")
@@ -68,12 +68,16 @@ class Run:
             return None
 
 
+def _read_journal(path: Path) -> list[dict]:
+    return read_records(path, key=lambda r: r["session_id"])
+
+
 def _read_records(path: Path) -> list[dict]:
     """Session records from a run folder (its sessions.jsonl), a sessions dataset folder (its parquet, e.g. one
     pulled from the Hub), or a JSONL file. Faces are not read: judges see text."""
     if path.is_dir():
         if (path / SESSIONS_FILE).exists():
-            return read_session_records(path / SESSIONS_FILE)
+            return _read_journal(path / SESSIONS_FILE)
         shards = sorted((path / DATA_DIR / SESSIONS_CONFIG).glob("*.parquet"))
         if not shards:
             raise MirrorError(
@@ -82,7 +86,7 @@ def _read_records(path: Path) -> list[dict]:
                 fix="pass a run folder of mirror-hf simulate or a sessions dataset folder",
             )
         return _parquet_records(shards)
-    return read_session_records(path)
+    return _read_journal(path)
 
 
 def _parquet_records(shards: list[Path]) -> list[dict]:

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
 from datasets.utils.tqdm import tqdm
 
+from mirror_hf.journal import append_record, read_records, trim_torn_tail
 from mirror_hf.schema import (
     FAILURE_REASONS,
     RUN_REPORT_FILE,
@@ -28,7 +28,6 @@ from mirror_hf.schema import (
     SESSIONS_CONFIG,
     SESSIONS_FILE,
     SESSIONS_SHARD,
-    read_session_records,
 )
 from mirror_hf.simulation.faces import IdentityFaces
 from mirror_hf.simulation.session import SessionResult, run_session
@@ -39,14 +38,8 @@ FACES_DIR = "faces"
 def read_sessions(out_dir: str | Path) -> list[dict]:
     """The complete session records of a run folder; a torn last line (a crash mid-write) is cut off the file."""
     path = Path(out_dir) / SESSIONS_FILE
-    if not path.exists():
-        return []
-    data = path.read_bytes()
-    complete = len(data[: data.rfind(b"\n") + 1])
-    if complete != len(data):  # the next append must start on a line of its own
-        with path.open("r+b") as f:
-            f.truncate(complete)
-    return read_session_records(path)
+    trim_torn_tail(path)
+    return read_records(path, key=lambda r: r["session_id"])
 
 
 def _record(result: SessionResult, out: Path) -> dict:
@@ -113,10 +106,7 @@ async def run_sessions(
             result = await run_session(profile, therapist, client, faces, vision=vision, max_exchanges=max_exchanges)
         record = _record(result, out)
         async with write_lock:
-            with (out / SESSIONS_FILE).open("a", encoding="utf-8") as f:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            append_record(out / SESSIONS_FILE, record)
         stats["turns"] += len(record["turns"])
         stats["tokens"] += record["prompt_tokens"] + record["completion_tokens"]
         stats["failures"] += record["end_reason"] in FAILURE_REASONS

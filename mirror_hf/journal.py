@@ -1,0 +1,70 @@
+"""An append-only JSONL journal of finished results — what makes long runs (simulation, expression synthesis)
+resumable: each result is appended as one line, flushed and fsynced as it finishes; a rerun reads the journal and
+skips what is done.
+
+A crash can tear the last line: readers leave it out, and :func:`trim_torn_tail` cuts it off before the next append
+so that appends always start on a line of their own. Any other unreadable line is an error naming its row.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "results.jsonl"
+    >>> append_record(path, {"id": "a", "n": 1}); append_record(path, {"id": "a", "n": 2})
+    >>> read_records(path, key=lambda r: r["id"])
+    [{'id': 'a', 'n': 2}]
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Callable, Hashable
+from pathlib import Path
+
+from mirror_hf.errors import MirrorError
+
+logger = logging.getLogger(__name__)
+
+
+def read_records(path: str | Path, key: Callable[[dict], Hashable]) -> list[dict]:
+    """The records of ``path``, one per ``key(record)`` (the last line wins, as a resumed run appends); a torn last
+    line (a crash, or a run still writing) is left out."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    records = {}
+    for n, line in enumerate(lines, 1):
+        if line.strip():
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                if n == len(lines):
+                    logger.warning("%s: the last line is incomplete (a run still writing?); left out", path)
+                    continue
+                raise MirrorError(f"not JSON: {err}", file=str(path), row=n) from err
+            records[key(record)] = record
+    return list(records.values())
+
+
+def trim_torn_tail(path: str | Path) -> None:
+    """Cut a torn last line off ``path``, so that the next append starts on a line of its own."""
+    path = Path(path)
+    if not path.exists():
+        return
+    data = path.read_bytes()
+    complete = len(data[: data.rfind(b"\n") + 1])
+    if complete != len(data):
+        with path.open("r+b") as f:
+            f.truncate(complete)
+
+
+def append_record(path: str | Path, record: dict) -> None:
+    """Append ``record`` as one line, on disk (flushed and fsynced) before this returns."""
+    with Path(path).open("a", encoding="utf-8") as f:
+        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+__all__ = ["append_record", "read_records", "trim_torn_tail"]

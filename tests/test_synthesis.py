@@ -1,0 +1,158 @@
+"""Turn-face synthesis, step 1: the expression prompt (paper Appendix I) rendered from a dialogue, answers parsed,
+PhotoMaker's prompts, and a resumable run over every client turn of a built dataset (`mirror-hf synthesize
+expressions`, a back-end served over HTTP)."""
+
+import asyncio
+import json
+
+import pytest
+from datasets import load_dataset
+from loopback import ScriptedServer
+from test_simulation import ScriptedBackend
+
+from mirror_hf.cli import main
+from mirror_hf.llm import BackendError
+from mirror_hf.synthesis.expressions import (
+    EXPRESSIONS_FILE,
+    Expressions,
+    describe_expressions,
+    parse_expressions,
+    photomaker_prompts,
+    render_expression_prompt,
+)
+
+TURNS = [
+    {"speaker": "therapist", "stage_direction": None, "statement": "What brings you here today?"},
+    {"speaker": "client", "stage_direction": "Arms crossed", "statement": "My sister made me come."},
+    {"speaker": "therapist", "stage_direction": "Leans in", "statement": "That sounds frustrating."},
+    {"speaker": "client", "stage_direction": "Looks away", "statement": "Whatever."},
+]
+
+
+def answer_for(prompt: str) -> str:
+    """A model that draws what the client's utterance says and contrasts it with a smile."""
+    utterance = prompt.rsplit("Client's Utterance ###\n", 1)[1]
+    return f"- Facial Expression Description: shows {utterance}\n- Contrasting Facial Expression Description: a smile"
+
+
+def test_the_prompt_holds_the_history_and_the_utterance_with_its_stage_direction():
+    prompt = render_expression_prompt(TURNS, 3)
+    history, utterance = prompt.split("Dialogue History ###\n", 1)[1].split("\n\nClient's Utterance ###\n")
+    assert history.splitlines() == [
+        "Therapist: What brings you here today?",
+        "Client: [Arms crossed] My sister made me come.",
+        "Therapist: [Leans in] That sounds frustrating.",
+    ]
+    assert utterance == "[Looks away] Whatever."
+    assert "- Contrasting Facial Expression Description:" in prompt
+    with pytest.raises(ValueError, match="client turns"):
+        render_expression_prompt(TURNS, 2)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "- Facial Expression Description: eyes downcast\n- Contrasting Facial Expression Description: beaming",
+        "**Contrasting Facial Expression Description:** beaming\n**Facial Expression Description:** eyes downcast",
+        "Sure!\nFacial Expression Description: [eyes downcast]\nContrasting facial expression description: [beaming]",
+    ],
+)
+def test_answers_in_several_shapes_parse_the_same(text):
+    assert parse_expressions(text) == Expressions("eyes downcast", "beaming")
+
+
+@pytest.mark.parametrize(
+    "text", ["- Facial Expression Description: eyes downcast", "- Contrasting Facial Expression Description: x", ""]
+)
+def test_an_answer_without_both_descriptions_is_unreadable(text):
+    with pytest.raises(ValueError, match="no .* description"):
+        parse_expressions(text)
+
+
+def test_photomaker_prompts_carry_gender_trigger_word_and_both_expressions():
+    prompt, negative = photomaker_prompts("man", Expressions("jaw clenched", "a relaxed smile"))
+    assert prompt.startswith("portrait photo of a man img, ") and prompt.endswith(", jaw clenched")
+    assert negative.startswith("nsfw, lowres,") and negative.endswith(", a relaxed smile, missing limbs, mutilated")
+    assert photomaker_prompts(None, Expressions("a", "b"))[0].startswith("portrait photo of a person img")
+
+
+@pytest.fixture(scope="module")
+def dialogues(tmp_path_factory):
+    out = tmp_path_factory.mktemp("build") / "mirror"
+    assert main(["build", "--sample", "--out", str(out), "--quiet"]) == 0
+    return out, [
+        {**d, "turns": [{k: v for k, v in t.items() if k != "image"} for t in d["turns"]]}
+        for d in load_dataset(str(out), "dialogues", split="train")
+    ]
+
+
+def test_every_client_turn_is_described_failures_are_kept_and_a_rerun_does_only_those(dialogues, tmp_path):
+    _, rows = dialogues
+    client_turns = [(d["idx"], t) for d in rows for t, turn in enumerate(d["turns"]) if turn["speaker"] == "client"]
+    shaky, down = rows[0], rows[1]["idx"]
+
+    shaky_prompt = render_expression_prompt(shaky["turns"], client_index(shaky, -1))
+    down_prompts = {render_expression_prompt(rows[1]["turns"], t) for idx, t in client_turns if idx == down}
+
+    def first_run(request):
+        prompt = request.messages[0]["content"]
+        if prompt == shaky_prompt and request.seed is None:
+            return "I would rather not say."  # unreadable once: asked again with a new seed
+        if prompt in down_prompts:
+            return BackendError("503 after retries", status=503)  # the back-end gave up on this dialogue
+        return answer_for(prompt)
+
+    backend = ScriptedBackend("llama", first_run)
+    report = asyncio.run(describe_expressions(rows, backend, tmp_path, concurrency=4, progress=False))
+    failed = sum(1 for i, _ in client_turns if i == down)
+    assert report == {
+        "client_turns": len(client_turns),
+        "already_done": 0,
+        "described": len(client_turns) - failed,
+        "failed": failed,
+        "file": str(tmp_path / EXPRESSIONS_FILE),
+    }
+    assert len(backend.requests) == len(client_turns) + 1  # one re-ask
+    records = [json.loads(line) for line in (tmp_path / EXPRESSIONS_FILE).read_text().splitlines()]
+    assert sorted((r["idx"], r["turn"]) for r in records) == sorted(client_turns)
+    lost = [r for r in records if r["failure"]]
+    assert {r["idx"] for r in lost} == {down} and all(r["failure"].startswith("backend: ") for r in lost)
+    assert all(r["expression"] is None and r["prompt"] is None for r in lost)  # nothing invented
+    retried = next(r for r in records if r["idx"] == shaky["idx"] and r["turn"] == client_index(shaky, -1))
+    assert len(retried["raw"]) == 2 and retried["failure"] is None
+    sample = next(r for r in records if not r["failure"])
+    dialogue = next(d for d in rows if d["idx"] == sample["idx"])
+    assert sample["expression"] == f"shows {sample['utterance']}" and sample["gender"] == dialogue["gender"]
+    assert (sample["prompt"], sample["negative_prompt"]) == photomaker_prompts(
+        dialogue["gender"], Expressions(sample["expression"], sample["contrasting"])
+    )
+
+    again = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
+    report = asyncio.run(describe_expressions(rows, again, tmp_path, progress=False))
+    assert report["already_done"] == len(client_turns) - failed and report["described"] == failed
+    assert len(again.requests) == failed  # only the failed turns are asked again
+    from mirror_hf.journal import read_records
+
+    final = read_records(tmp_path / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
+    assert len(final) == len(client_turns) and not any(r["failure"] for r in final)
+
+
+def client_index(dialogue: dict, k: int) -> int:
+    return [t for t, turn in enumerate(dialogue["turns"]) if turn["speaker"] == "client"][k]
+
+
+def test_synthesize_expressions_cli_with_a_model_over_http(dialogues, tmp_path, capsys):
+    folder, rows = dialogues
+    server = ScriptedServer(answer=lambda body, n: answer_for(body["messages"][0]["content"]))
+    try:
+        args = ["synthesize", "expressions", "--dataset", str(folder), "--model", f"llama@{server.url}"]
+        args += ["--out", str(tmp_path / "faces"), "--dialogues", "2", "--quiet", "--cache-dir", str(tmp_path / "c")]
+        assert main(args) == 0
+    finally:
+        server.close()
+    expected = sum(turn["speaker"] == "client" for d in rows[:2] for turn in d["turns"])
+    lines = (tmp_path / "faces" / EXPRESSIONS_FILE).read_text().splitlines()
+    assert len(lines) == expected == len(server.requests)
+    body = server.requests[0]["body"]
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 128)  # the authors' settings
+    assert f"{expected} client turns: {expected} described now" in capsys.readouterr().out
