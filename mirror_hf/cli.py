@@ -185,12 +185,15 @@ def _parser() -> argparse.ArgumentParser:
 
     synthesize = sub.add_parser(
         "synthesize",
-        help="rebuild what the authors could not release (turn-face expressions)",
+        help="rebuild what the authors could not release: the turn faces (expressions, then faces)",
         description="Rebuild the parts of MIRROR the authors could not release. `expressions`: for every client turn "
         "of a built dataset, ask an LLM (paper Appendix I; authors: Llama-3-8B-Instruct) for the facial expression to "
-        "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt; resumable.",
+        "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt. `faces`: draw each turn's "
+        "face with PhotoMaker. Both resume.",
     )
     steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
+    from mirror_hf.synthesis.faces import PhotoMakerSettings as PhotoMakerDefaults  # light: no torch at import
+
     expressions = steps.add_parser(
         "expressions",
         help="describe the face of every client turn (PhotoMaker prompts) into OUT/expressions.jsonl",
@@ -206,6 +209,29 @@ def _parser() -> argparse.ArgumentParser:
     expressions.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
     expressions.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
     expressions.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    faces = steps.add_parser(
+        "faces",
+        help="draw every described client turn's face with PhotoMaker into OUT/{idx}/turn:{t}_{stem}.png",
+        description="Draw the face of every client turn described by `synthesize expressions`, with PhotoMaker from "
+        "the client's identity face (the built dataset's identity_image: build with --celeba-dir), with the authors' "
+        "settings; resumable (faces already drawn are kept). The folder is what build --turn-images and simulate "
+        "--faces read.",
+        epilog="example:\n  mirror-hf synthesize faces --dataset mirror --out faces/ --device cuda",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    defaults = PhotoMakerDefaults()
+    faces.add_argument("--dataset", default="mirror", help="a built MIRROR folder or Hub id (its identity faces)")
+    faces.add_argument("--out", required=True, metavar="DIR", help="where the faces go")
+    faces.add_argument("--expressions", metavar="DIR", help="folder of expressions.jsonl (default: --out)")
+    faces.add_argument("--base-model", default=defaults.base_model, help=f"SDXL base (default {defaults.base_model})")
+    faces.add_argument("--adapter", default=defaults.adapter, help=f"PhotoMaker repo or folder ({defaults.adapter})")
+    faces.add_argument("--weight-name", default=defaults.weight_name, help=f"adapter file ({defaults.weight_name})")
+    faces.add_argument("--steps", type=int, default=defaults.steps, help=f"DDIM steps (default {defaults.steps})")
+    faces.add_argument("--generation-size", type=int, default=defaults.generation_size, help="SDXL's image size")
+    faces.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
+    faces.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
+    faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
     push = sub.add_parser(
         "push",
@@ -425,6 +451,37 @@ def _evaluate(args) -> int:
 
 
 def _synthesize(args) -> int:
+    return _synthesize_faces(args) if args.step == "faces" else _synthesize_expressions(args)
+
+
+def _synthesize_faces(args) -> int:
+    from datasets import load_dataset
+
+    from mirror_hf.schema import DIALOGUES
+    from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
+
+    settings = PhotoMakerSettings(
+        base_model=args.base_model,
+        adapter=args.adapter,
+        weight_name=args.weight_name,
+        steps=args.steps,
+        generation_size=args.generation_size,
+        seed=args.seed,
+    )
+    identities = IdentityFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
+    pipe = load_photomaker(settings, device=args.device)
+    report = draw_faces(args.expressions or args.out, identities, pipe, args.out, settings, progress=not args.quiet)
+    print(
+        f"{report.get('drawn', 0)} faces drawn, {report.get('already_drawn', 0)} already there, "
+        f"{report.get('no_expression', 0)} turns without expressions, "
+        f"{report.get('no_identity_face', 0)} without an identity face -> {args.out}"
+    )
+    if report["without_identity_face"]:
+        print(f"  no identity face (build with --celeba-dir): {report['without_identity_face'][:10]}")
+    return 0
+
+
+def _synthesize_expressions(args) -> int:
     import asyncio
 
     from datasets import load_dataset

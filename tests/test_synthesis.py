@@ -1,9 +1,12 @@
-"""Turn-face synthesis, step 1: the expression prompt (paper Appendix I) rendered from a dialogue, answers parsed,
+"""Turn-face synthesis. Step 1: the expression prompt (paper Appendix I) rendered from a dialogue, answers parsed,
 PhotoMaker's prompts, and a resumable run over every client turn of a built dataset (`mirror-hf synthesize
-expressions`, a back-end served over HTTP)."""
+expressions`, a back-end served over HTTP). Step 2: PhotoMaker's real pipeline (photomakerv) on a tiny SDXL built
+here draws those turns into the layout the build and the simulation read (`mirror-hf synthesize faces`), each face
+fixed by its own seed, resumable."""
 
 import asyncio
 import json
+from pathlib import Path
 
 import pytest
 from datasets import load_dataset
@@ -156,3 +159,80 @@ def test_synthesize_expressions_cli_with_a_model_over_http(dialogues, tmp_path, 
     body = server.requests[0]["body"]
     assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 128)  # the authors' settings
     assert f"{expected} client turns: {expected} described now" in capsys.readouterr().out
+
+
+@pytest.fixture(scope="module")
+def tiny_photomaker(tmp_path_factory):
+    from tiny_models import build_tiny_photomaker
+
+    return build_tiny_photomaker(tmp_path_factory.mktemp("tiny-photomaker"))
+
+
+@pytest.fixture
+def tiny_encoder(monkeypatch):
+    """PhotoMaker's loader builds its ID encoder at CLIP ViT-L/14 size: build the tiny one instead (the only
+    stand-in; the pipeline, the adapter loading and the sampling are the package's own)."""
+    import photomaker.pipeline
+    from tiny_models import tiny_photomaker_encoder
+
+    monkeypatch.setattr(photomaker.pipeline, "PhotoMakerIDEncoder", tiny_photomaker_encoder())
+
+
+def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_resumed(
+    dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys
+):
+    import numpy as np
+    from PIL import Image
+
+    from mirror_hf.data.turn_images import index_turn_images
+    from mirror_hf.simulation.faces import FolderFaces
+    from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
+
+    folder, rows = dialogues
+    described, skipped = rows[:2], rows[2]
+    backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
+    asyncio.run(describe_expressions(described, backend, tmp_path / "faces", progress=False))
+    journal = tmp_path / "faces" / EXPRESSIONS_FILE
+    failed = {"idx": skipped["idx"], "turn": 1, "failure": "unreadable: no expression", "celeba_image": "x.jpg"}
+    journal.write_text(journal.read_text() + json.dumps(failed) + "\n")  # a turn step 1 could not describe
+    wanted = {(d["idx"], t) for d in described for t, turn in enumerate(d["turns"]) if turn["speaker"] == "client"}
+
+    args = ["synthesize", "faces", "--dataset", str(folder), "--out", str(tmp_path / "faces")]
+    args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker)]
+    args += ["--weight-name", "photomaker-tiny.bin", "--steps", "3", "--generation-size", "64", "--device", "cpu"]
+    assert main([*args, "--quiet"]) == 0
+    assert f"{len(wanted)} faces drawn, 0 already there, 1 turns without expressions" in capsys.readouterr().out
+    index = index_turn_images(tmp_path / "faces")
+    assert {(idx, t) for idx, turns in index.items() for t in turns} == wanted
+    first = next(iter(sorted(wanted)))
+    row = next(d for d in described if d["idx"] == first[0])
+    path = index[first[0]][first[1]]
+    assert path.name == f"turn:{first[1]}_{Path(row['celeba_image']).stem}.png"
+    with Image.open(path) as image:
+        assert image.size == (336, 336)
+        drawn = np.asarray(image.convert("RGB"))
+    assert drawn.std() > 1  # a picture, not a blank
+    assert FolderFaces(tmp_path / "faces").face({"idx": first[0]}, first[1], None).size == (336, 336)
+
+    # the same turn drawn alone, in another run, is the same face; a deleted face is drawn again, and only it
+    settings = PhotoMakerSettings(
+        base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=3,
+        generation_size=64,
+    )  # fmt: skip
+    alone = tmp_path / "alone"
+    alone.mkdir()
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    (alone / EXPRESSIONS_FILE).write_text(
+        "".join(json.dumps(r) + "\n" for r in lines if (r["idx"], r["turn"]) == first)
+    )
+    pipe = load_photomaker(settings, device="cpu")
+    identities = IdentityFaces(load_dataset(str(folder), "dialogues", split="train"))
+    assert draw_faces(alone, identities, pipe, alone, settings, progress=False)["drawn"] == 1
+    with Image.open(alone / path.relative_to(tmp_path / "faces")) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
+    path.unlink()
+    report = draw_faces(tmp_path / "faces", identities, pipe, tmp_path / "faces", settings, progress=False)
+    assert (report["drawn"], report["already_drawn"], report["no_expression"]) == (1, len(wanted) - 1, 1)
+    with Image.open(path) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
+    assert not list((tmp_path / "faces").rglob("*.partial"))

@@ -145,3 +145,86 @@ def build_tiny_llava(path: str | Path, image_size: int = 28, patch_size: int = 1
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def clip_tokenizer(folder: Path):
+    """A character-level CLIP tokenizer written here (vocab + empty merges): SDXL's tokenizers, tiny."""
+    import json
+    import string
+
+    from transformers import CLIPTokenizer
+
+    vocab = {"<|startoftext|>": 0, "<|endoftext|>": 1}
+    for char in string.ascii_lowercase + string.digits + ",.!?'-:;()[]":
+        vocab.setdefault(char, len(vocab))
+        vocab.setdefault(char + "</w>", len(vocab))
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps(vocab))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return CLIPTokenizer(
+        str(folder / "vocab.json"), str(folder / "merges.txt"), model_max_length=77, pad_token="<|endoftext|>"
+    )
+
+
+def tiny_photomaker_encoder():
+    """PhotoMaker's ID encoder at tiny sizes (the package hard-codes CLIP ViT-L/14 and SDXL's 2048-wide text
+    embeddings): a CLIP vision tower of width 32 whose two projections (32 + 32) match the tiny SDXL's 64."""
+    from photomaker.model import FuseModule, PhotoMakerIDEncoder
+    from torch import nn
+    from transformers import CLIPVisionConfig, CLIPVisionModelWithProjection
+
+    class TinyPhotoMakerIDEncoder(PhotoMakerIDEncoder):
+        def __init__(self):
+            vision = CLIPVisionConfig(
+                hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32
+            )
+            CLIPVisionModelWithProjection.__init__(self, vision)
+            self.visual_projection_2 = nn.Linear(32, 32, bias=False)
+            self.fuse_module = FuseModule(64)
+
+    return TinyPhotoMakerIDEncoder
+
+
+def build_tiny_photomaker(path: str | Path) -> Path:
+    """A tiny random SDXL pipeline (diffusers' test-sized UNet, VAE and two CLIP text encoders) saved at ``path``,
+    with a PhotoMaker adapter file ``photomaker-tiny.bin`` beside it (the tiny ID encoder + LoRA on the UNet's
+    attention), the same two parts as ``photomaker-v1.bin``. Load it with the tiny encoder patched in."""
+    import torch
+    from diffusers import AutoencoderKL, DDIMScheduler, StableDiffusionXLPipeline, UNet2DConditionModel
+    from peft import LoraConfig, get_peft_model_state_dict
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    path = Path(path)
+    torch.manual_seed(0)
+    tokenizer = clip_tokenizer(path / "_tokenizer")
+    text = dict(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, projection_dim=32,
+        vocab_size=len(tokenizer) + 8, max_position_embeddings=77, bos_token_id=0, eos_token_id=1, pad_token_id=1,
+    )  # fmt: skip
+    unet = UNet2DConditionModel(
+        block_out_channels=(32, 64), layers_per_block=2, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), use_linear_projection=True, addition_embed_type="text_time",
+        addition_time_embed_dim=8, transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
+        cross_attention_dim=64, norm_num_groups=1,
+    )  # fmt: skip
+    vae = AutoencoderKL(
+        block_out_channels=[32, 64], in_channels=3, out_channels=3, latent_channels=4, norm_num_groups=1,
+        down_block_types=["DownEncoderBlock2D"] * 2, up_block_types=["UpDecoderBlock2D"] * 2, sample_size=128,
+    )  # fmt: skip
+    scheduler = DDIMScheduler(beta_schedule="scaled_linear", beta_start=0.00085, beta_end=0.012, clip_sample=False)
+    StableDiffusionXLPipeline(
+        vae=vae,
+        text_encoder=CLIPTextModel(CLIPTextConfig(**text)),
+        text_encoder_2=CLIPTextModelWithProjection(CLIPTextConfig(**text)),
+        tokenizer=tokenizer,
+        tokenizer_2=tokenizer,
+        unet=unet,
+        scheduler=scheduler,
+    ).save_pretrained(path)
+    attention = ["to_q", "to_k", "to_v", "to_out.0"]
+    unet.add_adapter(LoraConfig(r=4, lora_alpha=4, target_modules=attention, init_lora_weights=False))
+    lora = {f"unet.{k}": v for k, v in get_peft_model_state_dict(unet).items()}
+    adapter = {"id_encoder": tiny_photomaker_encoder()().state_dict(), "lora_weights": lora}
+    torch.save(adapter, path / "photomaker-tiny.bin")
+    return path

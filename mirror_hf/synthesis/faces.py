@@ -1,0 +1,165 @@
+"""Turn faces, step 2 (paper §3.3): PhotoMaker draws each client turn's face from the client's identity face and the
+prompts of step 1 (``expressions.jsonl``), into the authors' layout ``{idx}/turn:{t}_{celeba stem}.png`` — the one
+``mirror-hf build --turn-images`` and ``mirror-hf simulate --faces`` read.
+
+The authors' settings (their synthesis code): PhotoMaker v1 (``TencentARC/PhotoMaker``, ``photomaker-v1.bin``) on
+``SG161222/RealVisXL_V3.0``, trigger word ``img``, DDIM, 50 steps, style strength 20 % (the identity merges in from
+step 10), then resized to 336x336. One deviation, a fix: the authors seeded one generator (19) for the whole run, so
+a face depended on the order the turns were drawn in; here each turn has its own generator seeded from
+(seed, idx, turn), so a turn's face is the same in any order, subset or resumed run.
+
+Example:
+    >>> pipe = load_photomaker(device="cuda")                                           # doctest: +SKIP
+    >>> draw_faces("faces/", identity_faces, pipe, "faces/")["drawn"]                    # doctest: +SKIP
+    31744
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from mirror_hf.data.turn_images import turn_image_name
+from mirror_hf.errors import MirrorError
+from mirror_hf.journal import read_records
+from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
+
+
+@dataclass(frozen=True)
+class PhotoMakerSettings:
+    base_model: str = "SG161222/RealVisXL_V3.0"
+    adapter: str = "TencentARC/PhotoMaker"  # a Hub repo or a folder holding weight_name
+    weight_name: str = "photomaker-v1.bin"
+    trigger_word: str = "img"
+    steps: int = 50
+    style_strength: float = 0.2  # share of the steps drawn from the text alone before the identity merges in
+    generation_size: int = 1024  # SDXL's native size; the face is then resized
+    size: int = 336  # LLaVA-1.5's input size: what the authors stored
+    seed: int = 19  # the authors' seed
+
+    @property
+    def start_merge_step(self) -> int:
+        return int(self.style_strength * self.steps)
+
+
+def load_photomaker(settings: PhotoMakerSettings = PhotoMakerSettings(), device: str | None = None, dtype=None):
+    """PhotoMaker's SDXL pipeline with its adapter (LoRA fused into the UNet) and a DDIM scheduler."""
+    try:
+        import torch
+        from diffusers import DDIMScheduler
+        from photomaker import PhotoMakerStableDiffusionXLPipeline
+    except ImportError as err:
+        raise MirrorError(f"PhotoMaker is not installed ({err})", fix='pip install "mirror-hf[synthesis]"') from err
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = dtype or (torch.float16 if device.startswith("cuda") else torch.float32)
+    pipe = PhotoMakerStableDiffusionXLPipeline.from_pretrained(settings.base_model, dtype=dtype)
+    pipe.load_photomaker_adapter(settings.adapter, weight_name=settings.weight_name, trigger_word=settings.trigger_word)
+    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.fuse_lora()
+    return pipe.to(device)
+
+
+def turn_seed(seed: int, idx: str, turn: int) -> int:
+    """The generator seed of one turn's face: fixed by (seed, idx, turn) alone."""
+    return int.from_bytes(hashlib.sha256(f"{seed}:{idx}:{turn}".encode()).digest()[:8], "big") >> 1
+
+
+def turn_face_path(out_dir: str | Path, idx: str, turn: int, celeba_image: str | None) -> Path:
+    """``{out}/{idx}/turn:{t}_{celeba stem}.png``: the layout the build and the simulation read."""
+    return Path(out_dir) / idx / turn_image_name(turn, celeba_image)
+
+
+def draw_turn(pipe, identity, prompt: str, negative_prompt: str, seed: int, settings: PhotoMakerSettings):
+    """One face: PhotoMaker at ``generation_size``, resized to ``size`` x ``size``."""
+    import torch
+    from PIL import Image
+
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    image = pipe(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        input_id_images=[identity.convert("RGB")],
+        num_inference_steps=settings.steps,
+        start_merge_step=settings.start_merge_step,
+        height=settings.generation_size,
+        width=settings.generation_size,
+        generator=generator,
+    ).images[0]
+    return image.resize((settings.size, settings.size), Image.Resampling.BICUBIC)
+
+
+class IdentityFaces(Mapping):
+    """idx -> the client's identity face (PIL, or None), read from the ``dialogues`` config row by row on demand."""
+
+    def __init__(self, dialogues):
+        self.rows = dialogues.select_columns(["idx", "identity_image"])
+        self.position = {idx: i for i, idx in enumerate(self.rows["idx"])}
+
+    def __getitem__(self, idx: str):
+        return self.rows[self.position[idx]]["identity_image"]
+
+    def get(self, idx: str, default=None):
+        return self[idx] if idx in self.position else default
+
+    def __iter__(self):
+        return iter(self.position)
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+
+def draw_faces(
+    expressions_dir: str | Path,
+    identities,
+    pipe,
+    out_dir: str | Path,
+    settings: PhotoMakerSettings = PhotoMakerSettings(),
+    *,
+    progress: bool = True,
+) -> dict:
+    """Draw the face of every described turn in ``expressions_dir/expressions.jsonl`` whose PNG is not yet in
+    ``out_dir`` (a rerun resumes). ``identities`` maps a dialogue idx to its identity face (PIL); turns without one
+    are counted, not drawn. Each PNG is written whole (temporary file, then renamed)."""
+    from datasets.utils.tqdm import tqdm
+
+    journal = Path(expressions_dir) / EXPRESSIONS_FILE
+    if not journal.is_file():
+        raise MirrorError("no expressions here", file=str(journal), fix="run `mirror-hf synthesize expressions` first")
+    turns = sorted(read_records(journal, key=lambda r: (r["idx"], r["turn"])), key=lambda r: (r["idx"], r["turn"]))
+    counts, missing = Counter(), []
+    todo = []
+    for record in turns:
+        path = turn_face_path(out_dir, record["idx"], record["turn"], record.get("celeba_image"))
+        if record["failure"] is not None:
+            counts["no_expression"] += 1
+        elif path.exists():
+            counts["already_drawn"] += 1
+        elif identities.get(record["idx"]) is None:
+            counts["no_identity_face"] += 1
+            missing.append(record["idx"])
+        else:
+            todo.append((record, path))
+    for record, path in tqdm(todo, desc="Faces", unit="face", disable=not progress):
+        seed = turn_seed(settings.seed, record["idx"], record["turn"])
+        face = draw_turn(pipe, identities[record["idx"]], record["prompt"], record["negative_prompt"], seed, settings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        face.save(partial, format="PNG")
+        os.replace(partial, path)
+        counts["drawn"] += 1
+    return {"turns": len(turns), **counts, "without_identity_face": sorted(set(missing))}
+
+
+__all__ = [
+    "IdentityFaces",
+    "PhotoMakerSettings",
+    "draw_faces",
+    "draw_turn",
+    "load_photomaker",
+    "turn_face_path",
+    "turn_seed",
+]
