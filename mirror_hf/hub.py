@@ -25,7 +25,6 @@ Example:
 from __future__ import annotations
 
 import json
-import logging
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,8 +43,6 @@ from mirror_hf.schema import (
     SESSIONS_CONFIG,
     SESSIONS_FILE,
 )
-
-logger = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "adapter_config.json"
 # What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
@@ -75,7 +72,7 @@ def folder_kind(folder: str | Path) -> str:
     output), told by the files each writes."""
     folder = Path(folder)
     if not folder.is_dir():
-        raise MirrorError("no such folder", file=str(folder), fix="give a build or simulate --out, or a model folder")
+        raise MirrorError("no such folder", file=str(folder), fix="give a build/simulate/evaluate --out or a model")
     for name, kind in ((BUILD_REPORT_FILE, "dataset"), (RUN_REPORT_FILE, "sessions"), (ADAPTER_CONFIG, "adapter")):
         if (folder / name).is_file():
             if not (folder / "README.md").is_file():
@@ -108,7 +105,8 @@ def _features(shard: Path):
     from datasets import Features
 
     try:
-        return pq.read_schema(shard), Features.from_arrow_schema(pq.read_schema(shard))
+        schema = pq.read_schema(shard)
+        return schema, Features.from_arrow_schema(schema)
     except Exception as err:  # noqa: BLE001 - pyarrow raises several types for a damaged file
         raise MirrorError(f"cannot read this parquet shard ({err})", file=str(shard), fix="rebuild the folder") from err
 
