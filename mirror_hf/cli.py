@@ -231,6 +231,16 @@ def _parser() -> argparse.ArgumentParser:
     faces.add_argument("--generation-size", type=int, default=defaults.generation_size, help="SDXL's image size")
     faces.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
     faces.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
+    faces.add_argument(
+        "--checks",
+        default="clip,nsfw",
+        help="checks a face must pass, comma-separated: clip, nsfw (default both); 'none' for none",
+    )
+    faces.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
+    faces.add_argument("--clip-model", default="openai/clip-vit-base-patch32", help="the authors' CLIP ViT-B/32")
+    faces.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity (0.2)")
+    faces.add_argument("--nsfw-model", default="Falconsai/nsfw_image_detection", help="the authors' NSFW detector")
+    faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
     push = sub.add_parser(
@@ -458,6 +468,7 @@ def _synthesize_faces(args) -> int:
     from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
+    from mirror_hf.synthesis.checks import ClipCheck, NsfwCheck
     from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
 
     settings = PhotoMakerSettings(
@@ -468,14 +479,35 @@ def _synthesize_faces(args) -> int:
         generation_size=args.generation_size,
         seed=args.seed,
     )
+    names = [c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none"]
+    if set(names) - {"clip", "nsfw"}:
+        raise MirrorError(f"unknown check(s) {sorted(set(names) - {'clip', 'nsfw'})}", fix="use clip, nsfw or none")
+    checks = []
+    if "clip" in names:
+        checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
+    if "nsfw" in names:
+        checks.append(NsfwCheck(args.nsfw_model, device=args.device))
     identities = IdentityFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
     pipe = load_photomaker(settings, device=args.device)
-    report = draw_faces(args.expressions or args.out, identities, pipe, args.out, settings, progress=not args.quiet)
+    report = draw_faces(
+        args.expressions or args.out,
+        identities,
+        pipe,
+        args.out,
+        settings,
+        checks=checks,
+        tries=args.tries,
+        redraw_rejected=args.redraw_rejected,
+        progress=not args.quiet,
+    )
     print(
-        f"{report.get('drawn', 0)} faces drawn, {report.get('already_drawn', 0)} already there, "
-        f"{report.get('no_expression', 0)} turns without expressions, "
+        f"{report.get('drawn', 0)} faces drawn ({report.get('redrawn', 0)} after a failed check), "
+        f"{report.get('rejected', 0)} rejected after {args.tries} tries, {report.get('already_drawn', 0)} already "
+        f"there, {report.get('no_expression', 0)} turns without expressions, "
         f"{report.get('no_identity_face', 0)} without an identity face -> {args.out}"
     )
+    if report["failed_checks"]:
+        print(f"  failed checks (all attempts): {report['failed_checks']}")
     if report["without_identity_face"]:
         print(f"  no identity face (build with --celeba-dir): {report['without_identity_face'][:10]}")
     return 0

@@ -2,7 +2,7 @@
 PhotoMaker's prompts, and a resumable run over every client turn of a built dataset (`mirror-hf synthesize
 expressions`, a back-end served over HTTP). Step 2: PhotoMaker's real pipeline (photomakerv) on a tiny SDXL built
 here draws those turns into the layout the build and the simulation read (`mirror-hf synthesize faces`), each face
-fixed by its own seed, resumable."""
+fixed by its own seed, resumable, checked (CLIP, NSFW: tiny models built here) and drawn again when a check fails."""
 
 import asyncio
 import json
@@ -200,8 +200,10 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     args = ["synthesize", "faces", "--dataset", str(folder), "--out", str(tmp_path / "faces")]
     args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker)]
     args += ["--weight-name", "photomaker-tiny.bin", "--steps", "3", "--generation-size", "64", "--device", "cpu"]
-    assert main([*args, "--quiet"]) == 0
-    assert f"{len(wanted)} faces drawn, 0 already there, 1 turns without expressions" in capsys.readouterr().out
+    assert main([*args, "--checks", "none", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert f"{len(wanted)} faces drawn (0 after a failed check), 0 rejected after 10 tries, 0 already there" in out
+    assert "1 turns without expressions" in out
     index = index_turn_images(tmp_path / "faces")
     assert {(idx, t) for idx, turns in index.items() for t in turns} == wanted
     first = next(iter(sorted(wanted)))
@@ -236,3 +238,98 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     with Image.open(path) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
     assert not list((tmp_path / "faces").rglob("*.partial"))
+
+
+def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejected(
+    dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys
+):
+    import numpy as np
+    import torch
+    from PIL import Image
+    from tiny_models import build_tiny_clip, build_tiny_nsfw_classifier
+    from transformers import CLIPModel, CLIPProcessor
+
+    from mirror_hf.journal import read_records
+    from mirror_hf.synthesis.checks import CheckResult, ClipCheck, NsfwCheck, clip_text
+    from mirror_hf.synthesis.faces import (
+        FACES_FILE,
+        IdentityFaces,
+        PhotoMakerSettings,
+        draw_faces,
+        draw_turn,
+        load_photomaker,
+        turn_seed,
+    )
+
+    folder, rows = dialogues
+    backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
+    asyncio.run(describe_expressions(rows[:1], backend, tmp_path, progress=False))
+    turns = read_records(tmp_path / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
+    settings = PhotoMakerSettings(
+        base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=3,
+        generation_size=64,
+    )  # fmt: skip
+    pipe = load_photomaker(settings, device="cpu")
+    identities = IdentityFaces(load_dataset(str(folder), "dialogues", split="train"))
+
+    # CLIP's score is the cosine of the projected embeddings of the face and "A facial photo with <direction>"
+    clip_dir = build_tiny_clip(tmp_path / "clip")
+    clip = ClipCheck(str(clip_dir), threshold=1.01, device="cpu")  # nothing reaches it: every face is rejected
+    face = Image.new("RGB", (336, 336), (90, 60, 40))
+    model, processor = CLIPModel.from_pretrained(clip_dir), CLIPProcessor.from_pretrained(clip_dir)
+    inputs = processor(text=[clip_text("Looks away")], images=[face], return_tensors="pt", padding=True)
+    with torch.no_grad():  # transformers 5 returns the projected features as pooler_output
+        a = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
+        b = model.get_text_features(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+    expected = torch.nn.functional.cosine_similarity(a, b.pooler_output).item()
+    assert clip.similarity(face, "A facial photo with looks away") == pytest.approx(expected, abs=1e-5)
+    assert clip(face, {"stage_direction": None}) is None  # no direction, nothing to compare
+
+    out = tmp_path / "rejected"
+    report = draw_faces(tmp_path, identities, pipe, out, settings, checks=[clip], tries=2, progress=False)
+    checked = [t for t in turns if t["stage_direction"]]
+    assert report["rejected"] == len(checked) and report["failed_checks"] == {"clip": 2 * len(checked)}
+    assert report.get("drawn", 0) == len(turns) - len(checked)  # turns without a direction have nothing to fail
+    log = read_records(out / FACES_FILE, key=lambda r: (r["idx"], r["turn"]))
+    rejected = [r for r in log if r["status"] == "rejected"]
+    assert len(rejected) == len(checked) and all(r["attempts"] == 2 for r in rejected)
+    assert all(r["checks"][0]["name"] == "clip" and not r["checks"][0]["passed"] for r in rejected)
+    assert not [path for r in rejected for path in (out / r["idx"]).glob(f"turn:{r['turn']}_*.png")]
+    again = draw_faces(tmp_path, identities, pipe, out, settings, checks=[clip], tries=2, progress=False)
+    assert again.get("rejected", 0) == 0 and again["rejected_before"] == len(checked)  # not redrawn for nothing
+    lenient = ClipCheck(str(clip_dir), threshold=-1.0, device="cpu")
+    redone = draw_faces(tmp_path, identities, pipe, out, settings, checks=[lenient], redraw_rejected=True)
+    assert redone["drawn"] == len(checked) and redone.get("rejected", 0) == 0
+
+    # a check that fails each turn's first face: the second attempt's seed draws the face that is kept
+    seen = set()
+
+    def first_fails(image, turn):
+        key = (turn["idx"], turn["turn"])
+        passed = key in seen
+        seen.add(key)
+        return CheckResult("flaky", 0.0, passed)
+
+    out = tmp_path / "redrawn"
+    report = draw_faces(tmp_path, identities, pipe, out, settings, checks=[first_fails], progress=False)
+    assert report["drawn"] == report["redrawn"] == len(turns) and report["failed_checks"] == {"flaky": len(turns)}
+    turn = turns[0]
+    second = draw_turn(
+        pipe, identities[turn["idx"]], turn["prompt"], turn["negative_prompt"],
+        turn_seed(settings.seed, turn["idx"], turn["turn"], 1), settings,
+    )  # fmt: skip
+    kept = next((out / turn["idx"]).glob(f"turn:{turn['turn']}_*.png"))
+    with Image.open(kept) as image:
+        assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(second))
+
+    # NSFW: a classifier that finds every face unsafe rejects them all; one that finds them normal keeps them
+    unsafe = NsfwCheck(str(build_tiny_nsfw_classifier(tmp_path / "nsfw-no", "nsfw")), device="cpu")
+    safe = build_tiny_nsfw_classifier(tmp_path / "nsfw-ok", "normal")
+    assert not unsafe(face, {}).passed and NsfwCheck(str(safe), device="cpu")(face, {}).passed
+    args = ["synthesize", "faces", "--dataset", str(folder), "--expressions", str(tmp_path), "--out"]
+    args += [str(tmp_path / "cli"), "--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker)]
+    args += ["--weight-name", "photomaker-tiny.bin", "--steps", "3", "--generation-size", "64", "--device", "cpu"]
+    args += ["--checks", "clip,nsfw", "--clip-model", str(clip_dir), "--clip-threshold", "-1", "--nsfw-model"]
+    assert main([*args, str(safe), "--tries", "1", "--quiet"]) == 0
+    assert f"{len(turns)} faces drawn (0 after a failed check), 0 rejected" in capsys.readouterr().out
+    assert main([*args, str(safe), "--checks", "sharpness"]) == 2  # an unknown check is named, nothing drawn

@@ -228,3 +228,41 @@ def build_tiny_photomaker(path: str | Path) -> Path:
     adapter = {"id_encoder": tiny_photomaker_encoder()().state_dict(), "lora_weights": lora}
     torch.save(adapter, path / "photomaker-tiny.bin")
     return path
+
+
+def build_tiny_clip(path: str | Path) -> Path:
+    """A tiny random CLIP (both towers, projections of 16) with the character-level tokenizer, saved at ``path``."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    path = Path(path)
+    torch.manual_seed(0)
+    tokenizer = clip_tokenizer(path / "_tokenizer")
+    tower = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2)
+    text = dict(tower, vocab_size=len(tokenizer), max_position_embeddings=77, bos_token_id=0, eos_token_id=1)
+    vision = dict(tower, image_size=30, patch_size=6)
+    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
+    images = CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
+    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
+    return path
+
+
+def build_tiny_nsfw_classifier(path: str | Path, verdict: str = "normal") -> Path:
+    """A tiny ViT image classifier with the labels of ``Falconsai/nsfw_image_detection`` (normal, nsfw) whose bias
+    makes every image ``verdict``."""
+    import torch
+    from transformers import ViTConfig, ViTForImageClassification, ViTImageProcessor
+
+    path = Path(path)
+    torch.manual_seed(0)
+    config = ViTConfig(
+        hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2, image_size=32,
+        patch_size=8, id2label={0: "normal", 1: "nsfw"}, label2id={"normal": 0, "nsfw": 1},
+    )  # fmt: skip
+    model = ViTForImageClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([5.0, -5.0] if verdict == "normal" else [-5.0, 5.0]))
+    model.save_pretrained(path)
+    ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
+    return path

@@ -1,2 +1,3 @@
 """Rebuilding what the authors could not release: the turn-level faces — expressions (an LLM describes each client
-turn's face), then faces (PhotoMaker draws them). The filters come next."""
+turn's face), faces (PhotoMaker draws them), and the image checks a face must pass (CLIP, NSFW). The identity and
+gender checks (DeepFace) and the dialogue-level filters come next."""

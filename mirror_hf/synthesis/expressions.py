@@ -146,6 +146,7 @@ async def describe_expressions(
             "celeba_image": dialogue.get("celeba_image"),
             "gender": dialogue.get("gender"),
             "utterance": screenplay_line(dialogue["turns"][t], False),
+            "stage_direction": dialogue["turns"][t].get("stage_direction"),
             **found,
             "prompt": prompt,
             "negative_prompt": negative,

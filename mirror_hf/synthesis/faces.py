@@ -6,7 +6,9 @@ The authors' settings (their synthesis code): PhotoMaker v1 (``TencentARC/PhotoM
 ``SG161222/RealVisXL_V3.0``, trigger word ``img``, DDIM, 50 steps, style strength 20 % (the identity merges in from
 step 10), then resized to 336x336. One deviation, a fix: the authors seeded one generator (19) for the whole run, so
 a face depended on the order the turns were drawn in; here each turn has its own generator seeded from
-(seed, idx, turn), so a turn's face is the same in any order, subset or resumed run.
+(seed, idx, turn), so a turn's face is the same in any order, subset or resumed run. Faces can be checked (CLIP,
+NSFW: :mod:`mirror_hf.synthesis.checks`) and drawn again with the next seed when a check fails, up to 10 times — the
+authors' verify loop, which in their code never retried (a bug).
 
 Example:
     >>> pipe = load_photomaker(device="cuda")                                           # doctest: +SKIP
@@ -16,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections import Counter
@@ -25,8 +28,10 @@ from pathlib import Path
 
 from mirror_hf.data.turn_images import turn_image_name
 from mirror_hf.errors import MirrorError
-from mirror_hf.journal import read_records
+from mirror_hf.journal import append_record, read_records, trim_torn_tail
 from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
+
+FACES_FILE = "faces.jsonl"  # one line per turn drawn or rejected: attempts, seed, check scores
 
 
 @dataclass(frozen=True)
@@ -63,9 +68,11 @@ def load_photomaker(settings: PhotoMakerSettings = PhotoMakerSettings(), device:
     return pipe.to(device)
 
 
-def turn_seed(seed: int, idx: str, turn: int) -> int:
-    """The generator seed of one turn's face: fixed by (seed, idx, turn) alone."""
-    return int.from_bytes(hashlib.sha256(f"{seed}:{idx}:{turn}".encode()).digest()[:8], "big") >> 1
+def turn_seed(seed: int, idx: str, turn: int, attempt: int = 0) -> int:
+    """The generator seed of one turn's face: fixed by (seed, idx, turn) alone, and by the attempt when a face
+    that failed its checks is drawn again."""
+    key = f"{seed}:{idx}:{turn}" + (f":{attempt}" if attempt else "")
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big") >> 1
 
 
 def turn_face_path(out_dir: str | Path, idx: str, turn: int, celeba_image: str | None) -> Path:
@@ -119,42 +126,82 @@ def draw_faces(
     out_dir: str | Path,
     settings: PhotoMakerSettings = PhotoMakerSettings(),
     *,
+    checks=(),
+    tries: int = 10,
+    redraw_rejected: bool = False,
     progress: bool = True,
 ) -> dict:
     """Draw the face of every described turn in ``expressions_dir/expressions.jsonl`` whose PNG is not yet in
     ``out_dir`` (a rerun resumes). ``identities`` maps a dialogue idx to its identity face (PIL); turns without one
-    are counted, not drawn. Each PNG is written whole (temporary file, then renamed)."""
+    are counted, not drawn.
+
+    With ``checks`` (see :mod:`mirror_hf.synthesis.checks`) a face that fails one is drawn again with the next
+    attempt's seed, up to ``tries`` times, as the authors' verify loop meant to; a turn that never passes gets no PNG
+    and is recorded ``rejected`` in ``out_dir/faces.jsonl`` (a rerun skips it unless ``redraw_rejected``). Every
+    turn's attempts and check scores are recorded there. Each PNG is written whole (temporary file, then renamed).
+    """
     from datasets.utils.tqdm import tqdm
 
     journal = Path(expressions_dir) / EXPRESSIONS_FILE
     if not journal.is_file():
         raise MirrorError("no expressions here", file=str(journal), fix="run `mirror-hf synthesize expressions` first")
-    turns = sorted(read_records(journal, key=lambda r: (r["idx"], r["turn"])), key=lambda r: (r["idx"], r["turn"]))
-    counts, missing = Counter(), []
+    out = Path(out_dir)
+    log = out / FACES_FILE
+    trim_torn_tail(log)
+    rejected = set() if redraw_rejected else {_key(r) for r in read_records(log, _key) if r["status"] == "rejected"}
+    turns = sorted(read_records(journal, _key), key=_key)
+    counts, missing, failed_checks = Counter(), [], Counter()
     todo = []
     for record in turns:
-        path = turn_face_path(out_dir, record["idx"], record["turn"], record.get("celeba_image"))
+        path = turn_face_path(out, record["idx"], record["turn"], record.get("celeba_image"))
         if record["failure"] is not None:
             counts["no_expression"] += 1
         elif path.exists():
             counts["already_drawn"] += 1
+        elif _key(record) in rejected:
+            counts["rejected_before"] += 1
         elif identities.get(record["idx"]) is None:
             counts["no_identity_face"] += 1
             missing.append(record["idx"])
         else:
             todo.append((record, path))
+    if hasattr(pipe, "set_progress_bar_config"):  # one bar for the run, not one per face
+        pipe.set_progress_bar_config(disable=True)
     for record, path in tqdm(todo, desc="Faces", unit="face", disable=not progress):
-        seed = turn_seed(settings.seed, record["idx"], record["turn"])
-        face = draw_turn(pipe, identities[record["idx"]], record["prompt"], record["negative_prompt"], seed, settings)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f".{path.name}.partial")
-        face.save(partial, format="PNG")
-        os.replace(partial, path)
-        counts["drawn"] += 1
-    return {"turns": len(turns), **counts, "without_identity_face": sorted(set(missing))}
+        identity = identities[record["idx"]]
+        for attempt in range(max(1, tries) if checks else 1):
+            seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
+            face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
+            results = [r for check in checks if (r := check(face, record)) is not None]
+            failed_checks.update(r.name for r in results if not r.passed)
+            if all(r.passed for r in results):
+                break
+        passed = all(r.passed for r in results)
+        if passed:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f".{path.name}.partial")
+            face.save(partial, format="PNG")
+            os.replace(partial, path)
+        entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if passed else "rejected"}
+        entry.update(attempts=attempt + 1, seed=seed, checks=[dataclasses.asdict(r) for r in results])
+        out.mkdir(parents=True, exist_ok=True)
+        append_record(log, entry)
+        counts["drawn" if passed else "rejected"] += 1
+        counts["redrawn"] += passed and attempt > 0
+    return {
+        "turns": len(turns),
+        **counts,
+        "failed_checks": dict(failed_checks),
+        "without_identity_face": sorted(set(missing)),
+    }
+
+
+def _key(record: dict) -> tuple[str, int]:
+    return record["idx"], record["turn"]
 
 
 __all__ = [
+    "FACES_FILE",
     "IdentityFaces",
     "PhotoMakerSettings",
     "draw_faces",
