@@ -238,6 +238,9 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     with Image.open(path) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
     assert not list((tmp_path / "faces").rglob("*.partial"))
+    faceless = draw_faces(alone, {}, pipe, tmp_path / "faceless", settings, progress=False)  # no identity face known
+    assert faceless["no_identity_face"] == 1 and faceless["without_identity_face"] == [first[0]]
+    assert not (tmp_path / "faceless").exists() or not list((tmp_path / "faceless").rglob("*.png"))
 
 
 def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejected(

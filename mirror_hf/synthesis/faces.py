@@ -160,15 +160,19 @@ def draw_faces(
             counts["already_drawn"] += 1
         elif _key(record) in rejected:
             counts["rejected_before"] += 1
-        elif identities.get(record["idx"]) is None:
-            counts["no_identity_face"] += 1
-            missing.append(record["idx"])
         else:
             todo.append((record, path))
     if hasattr(pipe, "set_progress_bar_config"):  # one bar for the run, not one per face
         pipe.set_progress_bar_config(disable=True)
+    identity_of = {}  # the turns come sorted by dialogue: each identity face is read once
     for record, path in tqdm(todo, desc="Faces", unit="face", disable=not progress):
-        identity = identities[record["idx"]]
+        if record["idx"] not in identity_of:
+            identity_of = {record["idx"]: identities.get(record["idx"])}
+        identity = identity_of[record["idx"]]
+        if identity is None:
+            counts["no_identity_face"] += 1
+            missing.append(record["idx"])
+            continue
         for attempt in range(max(1, tries) if checks else 1):
             seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
             face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
