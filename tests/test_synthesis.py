@@ -216,6 +216,18 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     assert drawn.std() > 1  # a picture, not a blank
     assert FolderFaces(tmp_path / "faces").face({"idx": first[0]}, first[1], None).size == (336, 336)
 
+    # the faces feed the build: the training records of the described dialogues now show them
+    from mirror_hf.data.sample import prepare_sample
+
+    sources = prepare_sample(tmp_path / "sample")
+    build = ["build", "--release", str(sources.release), "--celeba-dir", str(sources.celeba_dir), "--quiet"]
+    assert main([*build, "--turn-images", str(tmp_path / "faces"), "--out", str(tmp_path / "rebuilt")]) == 0
+    records = load_dataset(str(tmp_path / "rebuilt"), "sft_base", split="train")
+    ours = [r for r in records if r["id"].split(":")[0] in {d["idx"] for d in described}]
+    assert ours and {r["image_source"] for r in ours} == {"turn"}
+    shown = next(r for r in ours if r["id"] == f"{first[0]}:{first[1] + 1}:response")  # turn t+1 shows turn t's face
+    assert np.array_equal(np.asarray(shown["images"][0].convert("RGB")), drawn)
+
     # the same turn drawn alone, in another run, is the same face; a deleted face is drawn again, and only it
     settings = PhotoMakerSettings(
         base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=3,
