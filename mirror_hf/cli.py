@@ -20,6 +20,7 @@ from mirror_hf import __version__
 from mirror_hf.errors import MirrorError
 from mirror_hf.schema import CONFIG_NAMES
 
+FACE_CHECKS = ("clip", "nsfw", "identity", "gender", "age")  # mirror_hf.synthesis.checks
 EPILOG_BUILD = """examples:
   mirror-hf build --sample                                   # the embedded sample, offline
   mirror-hf build --release multimodal-reframing/mirror --celeba-dir ~/data/celeba --out mirror
@@ -233,13 +234,17 @@ def _parser() -> argparse.ArgumentParser:
     faces.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
     faces.add_argument(
         "--checks",
-        default="clip,nsfw",
-        help="checks a face must pass, comma-separated: clip, nsfw (default both); 'none' for none",
+        default=",".join(FACE_CHECKS),
+        help=f"checks a face must pass, comma-separated (default all: {','.join(FACE_CHECKS)}); 'none' for none",
     )
     faces.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
     faces.add_argument("--clip-model", default="openai/clip-vit-base-patch32", help="the authors' CLIP ViT-B/32")
     faces.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity (0.2)")
     faces.add_argument("--nsfw-model", default="Falconsai/nsfw_image_detection", help="the authors' NSFW detector")
+    faces.add_argument("--identity-model", default="ArcFace", help="DeepFace model (paper ArcFace; code VGG-Face)")
+    faces.add_argument("--identity-threshold", type=float, default=0.2, help="least embedding similarity (0.2)")
+    faces.add_argument("--max-age-gap", type=float, default=10.0, help="most years between the ages (10)")
+    faces.add_argument("--face-detector", default="opencv", help="DeepFace detector; 'skip' for none (default opencv)")
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -468,7 +473,7 @@ def _synthesize_faces(args) -> int:
     from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
-    from mirror_hf.synthesis.checks import ClipCheck, NsfwCheck
+    from mirror_hf.synthesis.checks import ClipCheck, DeepFaceChecks, NsfwCheck
     from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
 
     settings = PhotoMakerSettings(
@@ -480,13 +485,16 @@ def _synthesize_faces(args) -> int:
         seed=args.seed,
     )
     names = [c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none"]
-    if set(names) - {"clip", "nsfw"}:
-        raise MirrorError(f"unknown check(s) {sorted(set(names) - {'clip', 'nsfw'})}", fix="use clip, nsfw or none")
+    if set(names) - set(FACE_CHECKS):
+        raise MirrorError(f"unknown check(s) {sorted(set(names) - set(FACE_CHECKS))}", fix=f"use {FACE_CHECKS}")
     checks = []
     if "clip" in names:
         checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
     if "nsfw" in names:
         checks.append(NsfwCheck(args.nsfw_model, device=args.device))
+    if {"identity", "gender", "age"} & set(names):
+        deepface = DeepFaceChecks(args.identity_model, args.identity_threshold, args.max_age_gap, args.face_detector)
+        checks += [check for check in deepface.checks() if check.name in names]
     identities = IdentityFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
     pipe = load_photomaker(settings, device=args.device)
     report = draw_faces(

@@ -348,3 +348,58 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     assert main([*args, str(safe), "--tries", "1", "--quiet"]) == 0
     assert f"{len(turns)} faces drawn (0 after a failed check), 0 rejected" in capsys.readouterr().out
     assert main([*args, str(safe), "--checks", "sharpness"]) == 2  # an unknown check is named, nothing drawn
+
+
+def test_identity_gender_and_age_are_read_by_deepface_against_the_client_face(
+    dialogues, tiny_photomaker, tiny_encoder, tmp_path, monkeypatch, capsys
+):
+    import numpy as np
+    from PIL import Image
+    from tiny_models import build_tiny_deepface
+
+    from mirror_hf.journal import read_records
+    from mirror_hf.synthesis.checks import DeepFaceChecks
+    from mirror_hf.synthesis.faces import FACES_FILE
+
+    monkeypatch.setenv("DEEPFACE_HOME", str(build_tiny_deepface(tmp_path / "deepface")))
+    monkeypatch.setenv("DEEPFACE_BACKEND_ENGINE", "onnx")
+    deepface = DeepFaceChecks(detector_backend="skip")
+    reads = []
+    represent = deepface.deepface.represent
+    monkeypatch.setattr(deepface.deepface, "represent", lambda *a, **k: reads.append(1) or represent(*a, **k))
+    identity = Image.new("RGB", (178, 218), (200, 120, 60))
+    turn = {"idx": "cactus-1-emotional-resistance", "identity": identity}
+
+    def verdicts(colour, checks=None):
+        face = Image.new("RGB", (336, 336), colour)
+        return {r.name: r for r in (check(face, turn) for check in (checks or deepface.checks()))}
+
+    same = verdicts((200, 120, 60))
+    assert all(r.passed for r in same.values()) and len(reads) == 2  # the client's face read once, the face once
+
+    def embedding(image):
+        bgr = np.asarray(image)[:, :, ::-1].copy()
+        return np.asarray(represent(bgr, model_name="ArcFace", detector_backend="skip")[0]["embedding"])
+
+    embeddings = [embedding(identity), embedding(Image.new("RGB", (336, 336), (60, 120, 200)))]
+    cosine = embeddings[0] @ embeddings[1] / (np.linalg.norm(embeddings[0]) * np.linalg.norm(embeddings[1]))
+    other = verdicts((60, 120, 200))  # the tiny gender model reads channel 0 against channel 2: the other gender
+    assert other["identity"].score == pytest.approx(cosine) and other["identity"].passed
+    assert not other["gender"].passed and other["age"].passed
+    older = verdicts((60, 200, 40))  # the tiny age model reads channel 1's share: ~35 years apart
+    assert not older["age"].passed and older["age"].score > 10
+    strict = DeepFaceChecks(identity_threshold=0.95, detector_backend="skip")
+    assert not verdicts((60, 120, 200), strict.checks())["identity"].passed
+
+    folder, rows = dialogues
+    backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
+    asyncio.run(describe_expressions(rows[:1], backend, tmp_path / "faces", progress=False))
+    args = ["synthesize", "faces", "--dataset", str(folder), "--out", str(tmp_path / "faces"), "--quiet"]
+    args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker), "--device", "cpu"]
+    args += ["--weight-name", "photomaker-tiny.bin", "--steps", "3", "--generation-size", "64", "--tries", "2"]
+    assert main([*args, "--checks", "identity,gender,age", "--face-detector", "skip"]) == 0
+    log = read_records(tmp_path / "faces" / FACES_FILE, key=lambda r: (r["idx"], r["turn"]))
+    client_turns = sum(turn["speaker"] == "client" for turn in rows[0]["turns"])
+    assert len(log) == client_turns
+    assert all([c["name"] for c in r["checks"]] == ["identity", "gender", "age"] for r in log)
+    assert all(r["status"] == ("drawn" if all(c["passed"] for c in r["checks"]) else "rejected") for r in log)

@@ -266,3 +266,47 @@ def build_tiny_nsfw_classifier(path: str | Path, verdict: str = "normal") -> Pat
     model.save_pretrained(path)
     ViTImageProcessor(size={"height": 32, "width": 32}).save_pretrained(path)
     return path
+
+
+def build_tiny_deepface(home: str | Path) -> Path:
+    """DeepFace's ONNX graphs at tiny size, under the file names DeepFace looks for in
+    ``$DEEPFACE_HOME/.deepface/weights`` (so nothing is downloaded), reading a face's mean colour (channels last):
+    ArcFace embeds it (a random projection to 16 numbers); gender says Woman when channel 0 outweighs channel 2, Man
+    otherwise; age puts its mass at 100 x channel 1's share of the colour."""
+    import torch
+
+    weights = Path(home) / ".deepface" / "weights"
+    weights.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+
+    class Embedding(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.project = torch.nn.Linear(3, 16)
+
+        def forward(self, x):
+            return self.project(x.mean(dim=(1, 2)))
+
+    class Gender(torch.nn.Module):
+        def forward(self, x):
+            colour = x.mean(dim=(1, 2))
+            lead = (colour[:, 0] - colour[:, 2]).unsqueeze(1) * 50
+            return torch.softmax(torch.cat([lead, -lead], dim=1), dim=1)
+
+    class Age(torch.nn.Module):
+        def forward(self, x):
+            colour = x.mean(dim=(1, 2))
+            share = colour[:, 1] / colour.sum(dim=1).clamp(min=1e-6)  # unchanged by DeepFace's black padding
+            years = torch.arange(101, dtype=x.dtype)
+            return torch.softmax(-((years - 100 * share.unsqueeze(1)) ** 2), dim=1)
+
+    for name, module, size in (
+        ("arcface_weights.onnx", Embedding(), 112),
+        ("gender_model_weights.onnx", Gender(), 224),
+        ("age_model_weights.onnx", Age(), 224),
+    ):
+        torch.onnx.export(
+            module, (torch.rand(1, size, size, 3),), str(weights / name), dynamo=False, input_names=["input"],
+            output_names=["output"], dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
+        )  # fmt: skip
+    return Path(home)

@@ -3,6 +3,10 @@
 - CLIP: cosine similarity between the face and ``A facial photo with {stage direction, lower-cased}`` with CLIP
   ViT-B/32 must reach 0.2 (paper §3.4: 2.95 % rejected). A turn without a stage direction is not checked.
 - NSFW: ``Falconsai/nsfw_image_detection`` must not score ``nsfw`` at or above ``normal``.
+- Identity, gender, age (DeepFace, against the client's identity face): cosine similarity of the face embeddings
+  at least 0.2; the same dominant gender; apparent ages at most 10 years apart; and DeepFace must find a face.
+  The paper names ArcFace for identity, the authors' code used DeepFace's default (VGG-Face): ArcFace here, run
+  from DeepFace's ONNX graphs.
 
 A check is a callable ``check(image, turn_record) -> CheckResult | None`` (None: not applicable), so others (identity,
 gender: DeepFace) plug in the same way.
@@ -14,11 +18,17 @@ Example:
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+
+from mirror_hf.errors import MirrorError
 
 CLIP_MODEL = "openai/clip-vit-base-patch32"
 CLIP_THRESHOLD = 0.2
 NSFW_MODEL = "Falconsai/nsfw_image_detection"
+IDENTITY_MODEL = "ArcFace"  # the paper; the authors' code used DeepFace's default, VGG-Face
+IDENTITY_THRESHOLD = 0.2  # the authors' dataset filter (their simulation's verify loop asked 0.3)
+MAX_AGE_GAP = 10.0
 
 
 @dataclass(frozen=True)
@@ -85,4 +95,95 @@ class NsfwCheck:
         return CheckResult(self.name, nsfw, nsfw < scores.get("normal", 0.0))
 
 
-__all__ = ["CLIP_MODEL", "CLIP_THRESHOLD", "NSFW_MODEL", "CheckResult", "ClipCheck", "NsfwCheck", "clip_text"]
+class DeepFaceChecks:
+    """Identity, gender and age of a face against the client's identity face (``turn["identity"]``), with DeepFace.
+
+    ``checks()`` gives the three as separate checks (each named in the report); the identity face's embedding and
+    analysis are computed once per client. A face in which DeepFace finds no face fails all three.
+    """
+
+    def __init__(
+        self,
+        model: str = IDENTITY_MODEL,
+        identity_threshold: float = IDENTITY_THRESHOLD,
+        max_age_gap: float = MAX_AGE_GAP,
+        detector_backend: str = "opencv",
+    ):
+        # DeepFace's ONNX graphs (onnxruntime), not its torch ports that it would pick beside torch, unless the
+        # user chose an engine
+        os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
+        try:
+            from deepface import DeepFace
+        except ImportError as err:
+            raise MirrorError(f"DeepFace is not installed ({err})", fix='pip install "mirror-hf[synthesis]"') from err
+        self.deepface, self.model, self.detector = DeepFace, model, detector_backend
+        self.identity_threshold, self.max_age_gap = identity_threshold, max_age_gap
+        self._references: dict[str, tuple] = {}
+
+    def _read(self, image) -> tuple | None:
+        """(embedding, dominant gender, age) of the one face in ``image``; None when DeepFace finds none."""
+        import numpy as np
+
+        bgr = np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
+        options = {"detector_backend": self.detector, "enforce_detection": True}
+        try:
+            embedding = self.deepface.represent(bgr, model_name=self.model, **options)[0]["embedding"]
+            analysis = self.deepface.analyze(bgr, actions=("gender", "age"), silent=True, **options)[0]
+        except ValueError as err:
+            if "could not be detected" in str(err):  # no face: the face fails its checks
+                return None
+            raise MirrorError(  # e.g. a model or detector file DeepFace could not download
+                f"DeepFace failed: {err}", fix="check the network, or put the file where the message says"
+            ) from err
+        return np.asarray(embedding, dtype=float), analysis["dominant_gender"], float(analysis["age"])
+
+    def _compare(self, image, turn: dict) -> dict[str, CheckResult]:
+        import numpy as np
+
+        key = turn["idx"]
+        if key not in self._references:
+            self._references[key] = self._read(turn["identity"])
+        reference, face = self._references[key], self._read(image)
+        if reference is None or face is None:
+            return {n: CheckResult(n, float("nan"), False) for n in ("identity", "gender", "age")}
+        a, b = reference[0], face[0]
+        cosine = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b) or 1.0))
+        gap = abs(reference[2] - face[2])
+        return {
+            "identity": CheckResult("identity", cosine, cosine >= self.identity_threshold),
+            "gender": CheckResult("gender", float(face[1] == reference[1]), face[1] == reference[1]),
+            "age": CheckResult("age", gap, gap <= self.max_age_gap),
+        }
+
+    def checks(self) -> list:
+        """Three checks that share one DeepFace reading per face."""
+        last: dict = {}
+
+        def reading(image, turn):
+            if last.get("image") is not image:
+                last.update(image=image, results=self._compare(image, turn))
+            return last["results"]
+
+        def named(name: str):
+            def check(image, turn: dict) -> CheckResult:
+                return reading(image, turn)[name]
+
+            check.name = name
+            return check
+
+        return [named("identity"), named("gender"), named("age")]
+
+
+__all__ = [
+    "CLIP_MODEL",
+    "CLIP_THRESHOLD",
+    "IDENTITY_MODEL",
+    "IDENTITY_THRESHOLD",
+    "MAX_AGE_GAP",
+    "NSFW_MODEL",
+    "CheckResult",
+    "ClipCheck",
+    "DeepFaceChecks",
+    "NsfwCheck",
+    "clip_text",
+]

@@ -176,7 +176,8 @@ def draw_faces(
         for attempt in range(max(1, tries) if checks else 1):
             seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
             face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
-            results = [r for check in checks if (r := check(face, record)) is not None]
+            seen = {**record, "identity": identity}  # checks may compare with the client's identity face
+            results = [r for check in checks if (r := check(face, seen)) is not None]
             failed_checks.update(r.name for r in results if not r.passed)
             if all(r.passed for r in results):
                 break
