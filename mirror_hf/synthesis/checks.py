@@ -8,8 +8,8 @@
   The paper names ArcFace for identity, the authors' code used DeepFace's default (VGG-Face): ArcFace here, run
   from DeepFace's ONNX graphs.
 
-A check is a callable ``check(image, turn_record) -> CheckResult | None`` (None: not applicable), so others (identity,
-gender: DeepFace) plug in the same way.
+A check is a callable ``check(image, turn) -> CheckResult | None`` (None: not applicable; ``turn`` is the turn's
+expressions record plus ``identity``, the client's face), so new checks plug in the same way.
 
 Example:
     >>> clip_text("Looks away")
