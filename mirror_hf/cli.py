@@ -30,6 +30,68 @@ then: python -c 'from datasets import load_dataset; print(load_dataset("mirror",
 """
 
 
+def _add_face_arguments(parser, *, checks: tuple[str, ...], identity_threshold: float) -> None:
+    """PhotoMaker's settings and the face checks, for `synthesize faces` and `simulate --draw-faces`."""
+    from mirror_hf.synthesis.faces import PhotoMakerSettings  # light: no torch at import
+
+    defaults = PhotoMakerSettings()
+    parser.add_argument("--base-model", default=defaults.base_model, help=f"SDXL base ({defaults.base_model})")
+    parser.add_argument("--adapter", default=defaults.adapter, help=f"PhotoMaker repo or folder ({defaults.adapter})")
+    parser.add_argument("--weight-name", default=defaults.weight_name, help=f"adapter file ({defaults.weight_name})")
+    parser.add_argument("--steps", type=int, default=defaults.steps, help=f"DDIM steps (default {defaults.steps})")
+    parser.add_argument("--generation-size", type=int, default=defaults.generation_size, help="SDXL's image size")
+    parser.add_argument("--face-size", type=int, default=defaults.size, help=f"stored size ({defaults.size})")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
+    parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
+    parser.add_argument(
+        "--checks",
+        default=",".join(checks),
+        help=f"checks a face must pass, comma-separated, of {','.join(FACE_CHECKS)} (default {','.join(checks)}); "
+        "'none' for none",
+    )
+    parser.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
+    parser.add_argument("--clip-model", default="openai/clip-vit-base-patch32", help="the authors' CLIP ViT-B/32")
+    parser.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity (0.2)")
+    parser.add_argument("--nsfw-model", default="Falconsai/nsfw_image_detection", help="the authors' NSFW detector")
+    parser.add_argument("--identity-model", default="ArcFace", help="DeepFace model (paper ArcFace; code VGG-Face)")
+    parser.add_argument(
+        "--identity-threshold", type=float, default=identity_threshold, help=f"least similarity ({identity_threshold})"
+    )
+    parser.add_argument("--max-age-gap", type=float, default=10.0, help="most years between the ages (10)")
+    parser.add_argument("--face-detector", default="opencv", help="DeepFace detector; 'skip' for none (default opencv)")
+
+
+def _face_settings(args):
+    from mirror_hf.synthesis.faces import PhotoMakerSettings
+
+    return PhotoMakerSettings(
+        base_model=args.base_model,
+        adapter=args.adapter,
+        weight_name=args.weight_name,
+        steps=args.steps,
+        generation_size=args.generation_size,
+        size=args.face_size,
+        seed=args.seed,
+    )
+
+
+def _face_checks(args) -> list:
+    from mirror_hf.synthesis.checks import ClipCheck, DeepFaceChecks, NsfwCheck
+
+    names = [c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none"]
+    if set(names) - set(FACE_CHECKS):
+        raise MirrorError(f"unknown check(s) {sorted(set(names) - set(FACE_CHECKS))}", fix=f"use {FACE_CHECKS}")
+    checks = []
+    if "clip" in names:
+        checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
+    if "nsfw" in names:
+        checks.append(NsfwCheck(args.nsfw_model, device=args.device))
+    if {"identity", "gender", "age"} & set(names):
+        deepface = DeepFaceChecks(args.identity_model, args.identity_threshold, args.max_age_gap, args.face_detector)
+        checks += [check for check in deepface.checks() if check.name in names]
+    return checks
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirror-hf",
@@ -136,8 +198,16 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--sessions", type=int, help="only the first N profiles")
     simulate.add_argument("--concurrency", type=int, default=8, help="sessions at once (default 8)")
     simulate.add_argument("--faces", metavar="DIR", help="pre-generated faces {idx}/turn:{t}_*.png (default: identity)")
+    simulate.add_argument(
+        "--draw-faces",
+        metavar="SPEC",
+        help="draw each client turn's face live, as the authors' simulation did: SPEC is the expression LLM "
+        "(authors: Llama-3-8B-Instruct), then PhotoMaker and the checks below",
+    )
     simulate.add_argument("--max-exchanges", type=int, default=20)
     simulate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    live = simulate.add_argument_group("live faces (--draw-faces; the authors' simulation checks)")
+    _add_face_arguments(live, checks=("clip", "nsfw", "identity"), identity_threshold=0.3)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -193,7 +263,6 @@ def _parser() -> argparse.ArgumentParser:
         "face with PhotoMaker. Both resume.",
     )
     steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
-    from mirror_hf.synthesis.faces import PhotoMakerSettings as PhotoMakerDefaults  # light: no torch at import
 
     expressions = steps.add_parser(
         "expressions",
@@ -221,30 +290,10 @@ def _parser() -> argparse.ArgumentParser:
         epilog="example:\n  mirror-hf synthesize faces --dataset mirror --out faces/ --device cuda",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    defaults = PhotoMakerDefaults()
     faces.add_argument("--dataset", default="mirror", help="a built MIRROR folder or Hub id (its identity faces)")
     faces.add_argument("--out", required=True, metavar="DIR", help="where the faces go")
     faces.add_argument("--expressions", metavar="DIR", help="folder of expressions.jsonl (default: --out)")
-    faces.add_argument("--base-model", default=defaults.base_model, help=f"SDXL base (default {defaults.base_model})")
-    faces.add_argument("--adapter", default=defaults.adapter, help=f"PhotoMaker repo or folder ({defaults.adapter})")
-    faces.add_argument("--weight-name", default=defaults.weight_name, help=f"adapter file ({defaults.weight_name})")
-    faces.add_argument("--steps", type=int, default=defaults.steps, help=f"DDIM steps (default {defaults.steps})")
-    faces.add_argument("--generation-size", type=int, default=defaults.generation_size, help="SDXL's image size")
-    faces.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
-    faces.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
-    faces.add_argument(
-        "--checks",
-        default=",".join(FACE_CHECKS),
-        help=f"checks a face must pass, comma-separated (default all: {','.join(FACE_CHECKS)}); 'none' for none",
-    )
-    faces.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
-    faces.add_argument("--clip-model", default="openai/clip-vit-base-patch32", help="the authors' CLIP ViT-B/32")
-    faces.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity (0.2)")
-    faces.add_argument("--nsfw-model", default="Falconsai/nsfw_image_detection", help="the authors' NSFW detector")
-    faces.add_argument("--identity-model", default="ArcFace", help="DeepFace model (paper ArcFace; code VGG-Face)")
-    faces.add_argument("--identity-threshold", type=float, default=0.2, help="least embedding similarity (0.2)")
-    faces.add_argument("--max-age-gap", type=float, default=10.0, help="most years between the ages (10)")
-    faces.add_argument("--face-detector", default="opencv", help="DeepFace detector; 'skip' for none (default opencv)")
+    _add_face_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -380,7 +429,16 @@ def _simulate(args) -> int:
     else:
         therapist = MirrorTherapist(therapist_backend, variant=args.variant)
     client = ResistantClient(load_backend(args.client, **options))
+    if args.faces and args.draw_faces:
+        raise MirrorError("--faces and --draw-faces both choose the faces", fix="keep one")
     faces = FolderFaces(args.faces) if args.faces else IdentityFaces()
+    if args.draw_faces:
+        from mirror_hf.synthesis.faces import LiveFaces, load_photomaker
+
+        settings = _face_settings(args)
+        expression_model = load_backend(args.draw_faces, **options)
+        pipe = load_photomaker(settings, device=args.device)
+        faces = LiveFaces(expression_model, pipe, settings, checks=_face_checks(args), tries=args.tries)
     report = asyncio.run(
         run_sessions(
             list(profiles),
@@ -397,6 +455,8 @@ def _simulate(args) -> int:
         f"{report['sessions']} sessions in {args.out} ({report['end_reasons']}); "
         f"load them with datasets.load_dataset({args.out!r})"
     )
+    if args.draw_faces:
+        print(f"faces drawn live: {dict(faces.stats)}")
     return 0
 
 
@@ -473,28 +533,9 @@ def _synthesize_faces(args) -> int:
     from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
-    from mirror_hf.synthesis.checks import ClipCheck, DeepFaceChecks, NsfwCheck
-    from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
+    from mirror_hf.synthesis.faces import IdentityFaces, draw_faces, load_photomaker
 
-    settings = PhotoMakerSettings(
-        base_model=args.base_model,
-        adapter=args.adapter,
-        weight_name=args.weight_name,
-        steps=args.steps,
-        generation_size=args.generation_size,
-        seed=args.seed,
-    )
-    names = [c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none"]
-    if set(names) - set(FACE_CHECKS):
-        raise MirrorError(f"unknown check(s) {sorted(set(names) - set(FACE_CHECKS))}", fix=f"use {FACE_CHECKS}")
-    checks = []
-    if "clip" in names:
-        checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
-    if "nsfw" in names:
-        checks.append(NsfwCheck(args.nsfw_model, device=args.device))
-    if {"identity", "gender", "age"} & set(names):
-        deepface = DeepFaceChecks(args.identity_model, args.identity_threshold, args.max_age_gap, args.face_detector)
-        checks += [check for check in deepface.checks() if check.name in names]
+    settings, checks = _face_settings(args), _face_checks(args)
     identities = IdentityFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
     pipe = load_photomaker(settings, device=args.device)
     report = draw_faces(

@@ -403,3 +403,96 @@ def test_identity_gender_and_age_are_read_by_deepface_against_the_client_face(
     assert len(log) == client_turns
     assert all([c["name"] for c in r["checks"]] == ["identity", "gender", "age"] for r in log)
     assert all(r["status"] == ("drawn" if all(c["passed"] for c in r["checks"]) else "rejected") for r in log)
+
+
+def test_a_live_simulation_draws_each_client_turn_from_the_dialogue_so_far(tiny_photomaker, tiny_encoder):
+    """LiveFaces in a VLM session (the authors' simulation): each client turn, the opening included, is described from
+    the dialogue so far and drawn; the therapist sees that face; an unreadable description shows the identity face."""
+    from test_simulation import PROFILE, therapist_answers
+
+    from mirror_hf.simulation.client import ResistantClient
+    from mirror_hf.simulation.session import run_session
+    from mirror_hf.synthesis.faces import LiveFaces, PhotoMakerSettings, load_photomaker
+    from mirror_hf.therapist import MirrorTherapist
+
+    settings = PhotoMakerSettings(
+        base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=2,
+        generation_size=64, size=48,
+    )  # fmt: skip
+    prompts = []
+
+    def describe(request):
+        prompt = request.messages[0]["content"]
+        prompts.append(prompt)
+        return "no idea" if "Second answer" in prompt else answer_for(prompt)
+
+    faces = LiveFaces(ScriptedBackend("llama", describe), load_photomaker(settings, device="cpu"), settings)
+    lines = ["Client: [Arms crossed]", "Client: [Sighs] First answer.", "Client: [Looks away] Second answer. [/END]"]
+    client = ResistantClient(ScriptedBackend("client", lines))
+    therapist_backend = ScriptedBackend("therapist", therapist_answers)
+    profile = {**PROFILE, "gender": "woman"}
+    result = asyncio.run(run_session(profile, MirrorTherapist(therapist_backend, variant="planning_ec"), client, faces))
+    assert result.end_reason == "client_ended"
+    client_turns = [(t, turn) for t, turn in enumerate(result.turns) if turn.speaker == "client"]
+    assert [t for t, _ in client_turns] == [0, 2, 4]
+    assert [turn.image.size for _, turn in client_turns] == [(48, 48), (48, 48), PROFILE["identity_image"].size]
+    assert faces.stats == {"drawn": 2, "no_expression": 1}
+    # the opening is described with no history; later turns with everything said before, stage directions included
+    assert prompts[0].endswith("Dialogue History ###\n\n\nClient's Utterance ###\n[Arms crossed]")
+    assert "Therapist: Therapist line 1\nClient: [Sighs] First answer." in prompts[-1]
+    assert prompts[-1].endswith("Client's Utterance ###\n[Looks away] Second answer.")
+    import base64
+    import io
+
+    from PIL import Image
+
+    urls = [
+        part["image_url"]["url"]
+        for request in therapist_backend.requests
+        for message in request.messages
+        if isinstance(message["content"], list)
+        for part in message["content"]
+        if part.get("type") == "image_url"
+    ]
+    sizes = {Image.open(io.BytesIO(base64.b64decode(url.split(",", 1)[1]))).size for url in urls}
+    assert (48, 48) in sizes  # the therapist was shown the drawn faces
+
+
+def test_simulate_draw_faces_cli(dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys):
+    """`mirror-hf simulate --draw-faces SPEC`: therapist, client and expression model over HTTP, faces drawn live."""
+    from test_runner import client_answers
+    from test_simulation import therapist_answers
+
+    folder, _ = dialogues
+
+    class Request:  # the scripted answers read a request's messages
+        def __init__(self, body):
+            self.messages = body["messages"]
+
+    def answer(body, n):
+        text = "\n".join(
+            m["content"] if isinstance(m["content"], str) else " ".join(p.get("text", "") for p in m["content"])
+            for m in body["messages"]
+        )
+        if "Client's Utterance ###" in text:
+            return answer_for(body["messages"][0]["content"])
+        if body["model"] == "client":
+            return client_answers(Request(body))
+        return therapist_answers(Request(body))
+
+    server = ScriptedServer(answer=answer)
+    args = ["simulate", "--profiles", f"{folder}:eval_profiles", "--therapist", f"therapist@{server.url}"]
+    args += ["--client", f"client@{server.url}", "--out", str(tmp_path / "sim"), "--sessions", "1"]
+    args += ["--draw-faces", f"llama@{server.url}", "--cache-dir", str(tmp_path / "cache"), "--checks", "none"]
+    args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker), "--device", "cpu"]
+    args += ["--weight-name", "photomaker-tiny.bin", "--steps", "2", "--generation-size", "64", "--face-size", "40"]
+    try:
+        assert main(args) == 0
+    finally:
+        server.close()
+    session = load_dataset(str(tmp_path / "sim"), split="train")[0]
+    faces = [t["image"] for t in session["turns"] if t["speaker"] == "client"]
+    assert faces and all(face.size == (40, 40) for face in faces)  # drawn, not the identity face
+    assert f"faces drawn live: {{'drawn': {len(faces)}}}" in capsys.readouterr().out
+    described = [r for r in server.requests if "Client's Utterance ###" in r["body"]["messages"][0]["content"]]
+    assert len(described) == len(faces) and all(r["body"]["model"] == "llama" for r in described)

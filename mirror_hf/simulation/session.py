@@ -57,6 +57,20 @@ class SessionResult:
         return [Turn(t.speaker, t.text) for t in self.turns if t.text or t.speaker == "therapist"]
 
 
+async def turn_face(faces, profile: dict, before: list, utterance, t: int):
+    """The face of client turn ``t`` (``utterance``, after the turns ``before``). A provider that draws from the
+    dialogue so far (``async draw(profile, turns, t)``, e.g. :class:`mirror_hf.synthesis.faces.LiveFaces`) gets the
+    turns; others are asked ``face(profile, t, stage_direction)``."""
+    if utterance is not None and hasattr(faces, "draw"):
+        rows = [{"speaker": u.speaker, "stage_direction": u.stage_direction, "statement": u.text} for u in before]
+        now = {"speaker": "client", "stage_direction": utterance.stage_direction, "statement": utterance.statement}
+        rows.append(now)
+        return await faces.draw(profile, rows, t)
+    if hasattr(faces, "face"):
+        return faces.face(profile, t, utterance.stage_direction if utterance else None)
+    return profile.get("identity_image")
+
+
 async def run_session(
     profile: dict, therapist, client, faces, *, vision: bool = True, max_exchanges: int = 20, min_exchanges: int = 2
 ) -> SessionResult:
@@ -68,7 +82,7 @@ async def run_session(
     try:
         # nonverbal opening in VLM runs: the therapist first sees the client before anyone speaks
         opening = await client.reply(profile, [], nonverbal_only=True) if vision else None
-        face = faces.face(profile, 0, opening.stage_direction if opening else None)
+        face = await turn_face(faces, profile, [], opening, 0)
         if opening:
             result.turns.append(SessionTurn("client", "", opening.stage_direction, opening.raw, face))
         plan = await therapist.plan(profile, face)
@@ -81,7 +95,7 @@ async def run_session(
             history = [Turn(t.speaker, t.text, t.stage_direction) for t in result.turns if t.text or t.stage_direction]
             utterance = await client.reply(profile, history)
             t = len(result.turns)
-            face = faces.face(profile, t, utterance.stage_direction) if vision else None
+            face = await turn_face(faces, profile, result.turns, utterance, t) if vision else None
             result.turns.append(
                 SessionTurn("client", utterance.statement, utterance.stage_direction, utterance.raw, face)
             )

@@ -23,7 +23,7 @@ import hashlib
 import os
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from mirror_hf.data.turn_images import turn_image_name
@@ -97,6 +97,33 @@ def draw_turn(pipe, identity, prompt: str, negative_prompt: str, seed: int, sett
         generator=generator,
     ).images[0]
     return image.resize((settings.size, settings.size), Image.Resampling.BICUBIC)
+
+
+@dataclass
+class DrawnFace:
+    """The outcome of :func:`draw_checked`: the last face drawn and whether it passed its checks."""
+
+    face: object
+    passed: bool
+    attempts: int
+    seed: int
+    results: list = field(default_factory=list)  # the check results of the last face
+    failed: list = field(default_factory=list)  # the names of the checks failed, over all attempts
+
+
+def draw_checked(pipe, identity, record: dict, settings: PhotoMakerSettings, *, checks=(), tries: int = 10):
+    """Draw the face of one turn (``record``: idx, turn, prompt, negative_prompt, stage_direction) until it passes
+    ``checks``, with the next attempt's seed each time, at most ``tries`` times."""
+    failed = []
+    for attempt in range(max(1, tries) if checks else 1):
+        seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
+        face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
+        seen = {**record, "identity": identity}  # checks may compare with the client's identity face
+        results = [r for check in checks if (r := check(face, seen)) is not None]
+        failed += [r.name for r in results if not r.passed]
+        if all(r.passed for r in results):
+            return DrawnFace(face, True, attempt + 1, seed, results, failed)
+    return DrawnFace(face, False, attempt + 1, seed, results, failed)
 
 
 class IdentityFaces(Mapping):
@@ -173,15 +200,9 @@ def draw_faces(
             counts["no_identity_face"] += 1
             missing.append(record["idx"])
             continue
-        for attempt in range(max(1, tries) if checks else 1):
-            seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
-            face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
-            seen = {**record, "identity": identity}  # checks may compare with the client's identity face
-            results = [r for check in checks if (r := check(face, seen)) is not None]
-            failed_checks.update(r.name for r in results if not r.passed)
-            if all(r.passed for r in results):
-                break
-        passed = all(r.passed for r in results)
+        drawn = draw_checked(pipe, identity, record, settings, checks=checks, tries=tries)
+        failed_checks.update(drawn.failed)
+        face, results, attempt, seed, passed = drawn.face, drawn.results, drawn.attempts - 1, drawn.seed, drawn.passed
         if passed:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.partial")
@@ -201,12 +222,64 @@ def draw_faces(
     }
 
 
+class LiveFaces:
+    """A face provider for VLM simulations that draws each client turn's face as the session goes, as the authors'
+    simulation did: the expression LLM reads the dialogue so far, PhotoMaker draws from the client's identity face,
+    and the face is checked and drawn again up to ``tries`` times. A turn whose expressions cannot be read, or whose
+    faces all fail, shows the identity face (counted in ``stats``). One pipeline: faces are drawn one at a time, off
+    the event loop, while the sessions' model calls go on.
+
+    Example:
+        >>> faces = LiveFaces(load_backend("llama@http://localhost:8000/v1"), load_photomaker())  # doctest: +SKIP
+        >>> asyncio.run(run_sessions(profiles, therapist, client, "runs/live", faces=faces))      # doctest: +SKIP
+    """
+
+    name = "live"
+
+    def __init__(self, backend, pipe, settings: PhotoMakerSettings = PhotoMakerSettings(), *, checks=(), tries=10):
+        self.backend, self.pipe, self.settings, self.checks, self.tries = backend, pipe, settings, checks, tries
+        self.stats: Counter = Counter()
+        self._lock = None
+        if hasattr(pipe, "set_progress_bar_config"):
+            pipe.set_progress_bar_config(disable=True)
+
+    async def draw(self, profile: dict, turns: list[dict], t: int):
+        """The face of client turn ``t`` of ``turns`` (speaker, stage_direction, statement)."""
+        import asyncio
+
+        from mirror_hf.synthesis.expressions import Expressions, describe_turn, photomaker_prompts
+
+        identity = profile.get("identity_image")
+        if identity is None:
+            self.stats["no_identity_face"] += 1
+            return None
+        found = await describe_turn(self.backend, turns, t)
+        if found["failure"] is not None:
+            self.stats["no_expression"] += 1
+            return identity
+        expressions = Expressions(found["expression"], found["contrasting"])
+        prompt, negative = photomaker_prompts(profile.get("gender"), expressions)
+        record = {"idx": profile["idx"], "turn": t, "prompt": prompt, "negative_prompt": negative}
+        record["stage_direction"] = turns[t].get("stage_direction")
+        self._lock = self._lock or asyncio.Lock()
+        async with self._lock:  # one pipeline on one device
+            drawn = await asyncio.to_thread(
+                draw_checked, self.pipe, identity, record, self.settings, checks=self.checks, tries=self.tries
+            )
+        self.stats.update(f"failed_{name}" for name in drawn.failed)
+        self.stats["drawn" if drawn.passed else "rejected"] += 1
+        return drawn.face if drawn.passed else identity
+
+
 def _key(record: dict) -> tuple[str, int]:
     return record["idx"], record["turn"]
 
 
 __all__ = [
     "FACES_FILE",
+    "DrawnFace",
+    "LiveFaces",
+    "draw_checked",
     "IdentityFaces",
     "PhotoMakerSettings",
     "draw_faces",
