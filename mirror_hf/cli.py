@@ -302,8 +302,7 @@ def _parser() -> argparse.ArgumentParser:
         help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
         description="Publish a folder mirror-hf wrote (build --out, simulate --out, evaluate --out, a training "
         "output_dir, export --out) as a Hub repository in one commit, with its card rendered for that repository; or "
-        "a metric "
-        "(wai_alliance, "
+        "a metric (wai_alliance, "
         "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
         "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
         epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
