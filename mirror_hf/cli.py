@@ -532,10 +532,10 @@ def _synthesize_faces(args) -> int:
     from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
-    from mirror_hf.synthesis.faces import IdentityFaces, draw_faces, load_photomaker
+    from mirror_hf.synthesis.faces import IdentityFaceIndex, draw_faces, load_photomaker
 
     settings, checks = _face_settings(args), _face_checks(args)
-    identities = IdentityFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
+    identities = IdentityFaceIndex(load_dataset(args.dataset, DIALOGUES, split="train"))
     pipe = load_photomaker(settings, device=args.device)
     report = draw_faces(
         args.expressions or args.out,

@@ -186,7 +186,7 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
 
     from mirror_hf.data.turn_images import index_turn_images
     from mirror_hf.simulation.faces import FolderFaces
-    from mirror_hf.synthesis.faces import IdentityFaces, PhotoMakerSettings, draw_faces, load_photomaker
+    from mirror_hf.synthesis.faces import IdentityFaceIndex, PhotoMakerSettings, draw_faces, load_photomaker
 
     folder, rows = dialogues
     described, skipped = rows[:2], rows[2]
@@ -240,7 +240,7 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
         "".join(json.dumps(r) + "\n" for r in lines if (r["idx"], r["turn"]) == first)
     )
     pipe = load_photomaker(settings, device="cpu")
-    identities = IdentityFaces(load_dataset(str(folder), "dialogues", split="train"))
+    identities = IdentityFaceIndex(load_dataset(str(folder), "dialogues", split="train"))
     assert draw_faces(alone, identities, pipe, alone, settings, progress=False)["drawn"] == 1
     with Image.open(alone / path.relative_to(tmp_path / "faces")) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), drawn)
@@ -268,7 +268,7 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     from mirror_hf.synthesis.checks import CheckResult, ClipCheck, NsfwCheck, clip_text
     from mirror_hf.synthesis.faces import (
         FACES_FILE,
-        IdentityFaces,
+        IdentityFaceIndex,
         PhotoMakerSettings,
         draw_faces,
         draw_turn,
@@ -285,7 +285,7 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
         generation_size=64,
     )  # fmt: skip
     pipe = load_photomaker(settings, device="cpu")
-    identities = IdentityFaces(load_dataset(str(folder), "dialogues", split="train"))
+    identities = IdentityFaceIndex(load_dataset(str(folder), "dialogues", split="train"))
 
     # CLIP's score is the cosine of the projected embeddings of the face and "A facial photo with <direction>"
     clip_dir = build_tiny_clip(tmp_path / "clip")

@@ -126,7 +126,7 @@ def draw_checked(pipe, identity, record: dict, settings: PhotoMakerSettings, *, 
     return DrawnFace(face, False, attempt + 1, seed, results, failed)
 
 
-class IdentityFaces(Mapping):
+class IdentityFaceIndex(Mapping):
     """idx -> the client's identity face (PIL, or None), read from the ``dialogues`` config row by row on demand."""
 
     def __init__(self, dialogues):
@@ -202,18 +202,17 @@ def draw_faces(
             continue
         drawn = draw_checked(pipe, identity, record, settings, checks=checks, tries=tries)
         failed_checks.update(drawn.failed)
-        face, results, attempt, seed, passed = drawn.face, drawn.results, drawn.attempts - 1, drawn.seed, drawn.passed
-        if passed:
+        if drawn.passed:
             path.parent.mkdir(parents=True, exist_ok=True)
             partial = path.with_name(f".{path.name}.partial")
-            face.save(partial, format="PNG")
+            drawn.face.save(partial, format="PNG")
             os.replace(partial, path)
-        entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if passed else "rejected"}
-        entry.update(attempts=attempt + 1, seed=seed, checks=[dataclasses.asdict(r) for r in results])
+        entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if drawn.passed else "rejected"}
+        entry.update(attempts=drawn.attempts, seed=drawn.seed, checks=[dataclasses.asdict(r) for r in drawn.results])
         out.mkdir(parents=True, exist_ok=True)
         append_record(log, entry)
-        counts["drawn" if passed else "rejected"] += 1
-        counts["redrawn"] += passed and attempt > 0
+        counts["drawn" if drawn.passed else "rejected"] += 1
+        counts["redrawn"] += drawn.passed and drawn.attempts > 1
     return {
         "turns": len(turns),
         **counts,
@@ -280,7 +279,7 @@ __all__ = [
     "DrawnFace",
     "LiveFaces",
     "draw_checked",
-    "IdentityFaces",
+    "IdentityFaceIndex",
     "PhotoMakerSettings",
     "draw_faces",
     "draw_turn",
