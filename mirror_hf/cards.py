@@ -181,13 +181,18 @@ _PIPELINE_ID = re.compile(r'therapist_pipeline\("[^"]*"\)')
 _EXPORT_ID = re.compile(r"mirror-hf export --adapter \S+")
 
 
+def widget_image_url(repo_id: str) -> str:
+    """Where the Hub serves the widget's face of the model repository ``repo_id`` (HF_ENDPOINT followed)."""
+    from huggingface_hub import constants
+
+    return f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}"
+
+
 def retarget_model_card(card: ModelCard, repo_id: str) -> ModelCard:
     """``card`` as it should read in the Hub repository ``repo_id``: the widget's image at this repository's URL (a
     card written before the repository was known names the bare file, which the Hub widget cannot fetch) and the
     usage snippet loading ``repo_id``."""
-    from huggingface_hub import constants
-
-    url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}"
+    url = widget_image_url(repo_id)
     for example in card.data.widget or []:
         for message in example.get("messages", []):
             content = message.get("content")

@@ -194,26 +194,27 @@ def _public_paths(value):
     return value
 
 
-def _dataset_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
+def _card_infos(folder: Path):
+    """The dataset_info of each config in ``folder``'s card, as datasets reads them."""
     from datasets.info import DatasetInfosDict
     from huggingface_hub import DatasetCard
 
+    return DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
+
+
+def _dataset_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
     from mirror_hf.cards import render_dataset_card
 
     report = json.loads((folder / BUILD_REPORT_FILE).read_text(encoding="utf-8"))
-    infos = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data)
-    card = render_dataset_card(dict(infos), report, load_path=repo_id, images_removed=images_removed)
+    card = render_dataset_card(dict(_card_infos(folder)), report, load_path=repo_id, images_removed=images_removed)
     return card, report
 
 
 def _sessions_card(folder: Path, repo_id: str, images_removed: bool) -> tuple[str, dict]:
-    from datasets.info import DatasetInfosDict
-    from huggingface_hub import DatasetCard
-
     from mirror_hf.cards import render_sessions_card
 
     report = json.loads((folder / RUN_REPORT_FILE).read_text(encoding="utf-8"))
-    info = DatasetInfosDict.from_dataset_card_data(DatasetCard.load(folder / "README.md").data).get(SESSIONS_CONFIG)
+    info = _card_infos(folder).get(SESSIONS_CONFIG)
     return render_sessions_card(report, info, load_path=repo_id, images_removed=images_removed), report
 
 

@@ -10,9 +10,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from huggingface_hub import constants
-
-from mirror_hf.cards import WIDGET_IMAGE, render_model_card, widget_example
+from mirror_hf.cards import WIDGET_IMAGE, render_model_card, widget_example, widget_image_url
 from mirror_hf.data.sft import from_trl_messages
 from mirror_hf.schema import SFT_VARIANTS
 
@@ -88,7 +86,7 @@ def recipe_card_renderer(script_args, training_args, model_args, dataset):
             draw_face(3, TURN_SIZE, mood=-0.6, gaze=0.8).save(face)
         repo_id = getattr(trainer, "hub_model_id", None) or training_args.hub_model_id
         # The widget needs an absolute URL, known once the Hub repo is; before that the file name stands in.
-        image_url = f"{constants.ENDPOINT}/{repo_id}/resolve/main/{WIDGET_IMAGE}" if repo_id else face.name
+        image_url = widget_image_url(repo_id) if repo_id else face.name
         repo_id = repo_id or str(out)
         prompt_text = from_trl_messages(dataset[0]["prompt"]).split("\n", 1)[1]
         hyper = {k: getattr(training_args, k, None) for k in HYPERPARAMETERS}
