@@ -184,7 +184,12 @@ class HubServer:
                     "lastModified": "2026-01-01T00:00:00.000Z",
                 }
 
-            def _revision(self, repo: Repo, revision: str | None, head: bool):
+            def _files_at(self, repo_type: str, repo_id: str, revision: str | None, head: bool):
+                """(sha, files) of a repository at a revision; None once a 404 is sent."""
+                repo = hub.repos.get((repo_type, repo_id))
+                if repo is None:
+                    self._error(404, f"no repo {repo_id}", head)
+                    return None
                 found = repo.at(revision)
                 if found is None:
                     self._send(404, b'{"error": "no such revision"}', {"X-Error-Code": "RevisionNotFound"}, head)
@@ -195,24 +200,18 @@ class HubServer:
                 hub.requests.append(("HEAD" if head else "GET", path))
                 api = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)(?:/(revision|tree)/([^/]+)(/.*)?)?", path)
                 if api:
-                    repo = hub.repos.get((api.group(1), api.group(2)))
-                    if repo is None:
-                        return self._error(404, f"no repo {api.group(2)}", head)
-                    found = self._revision(repo, api.group(4), head)
+                    found = self._files_at(api.group(1), api.group(2), api.group(4), head)
                     if found is None:
                         return None
                     sha, files = found
                     if api.group(3) == "tree":
                         recursive = parse_qs(urlparse(self.path).query).get("recursive") == ["true"]
                         return self._json(200, tree(files, sha, (api.group(5) or "").strip("/"), recursive), head)
-                    return self._json(200, self._info(repo, sha, files), head)
+                    return self._json(200, self._info(hub.repos[api.group(1), api.group(2)], sha, files), head)
                 resolve = re.fullmatch(r"/(datasets/|spaces/)?(.+?)/resolve/([^/]+)/(.+)", path)
                 if resolve:
                     repo_type = {"datasets/": "datasets", "spaces/": "spaces"}.get(resolve.group(1) or "", "models")
-                    repo = hub.repos.get((repo_type, resolve.group(2)))
-                    if repo is None:
-                        return self._error(404, f"no repo {resolve.group(2)}", head)
-                    found = self._revision(repo, resolve.group(3), head)
+                    found = self._files_at(repo_type, resolve.group(2), resolve.group(3), head)
                     if found is None:
                         return None
                     sha, files = found
