@@ -128,6 +128,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--turn-images", metavar="DIR", help="turn faces in the layout {idx}/turn:{t}_{stem}.png")
     build.add_argument("--cactus", metavar="FILE", help="CACTUS cactus.json, to fill CBT techniques and thinking traps")
+    build.add_argument(
+        "--filters",
+        metavar="DIR",
+        help="leave out the dialogues rejected by `mirror-hf synthesize filter` (its --out folder)",
+    )
     build.add_argument("--out", default="mirror", metavar="DIR", help="output folder (default: ./mirror)")
     build.add_argument(
         "--configs",
@@ -256,11 +261,12 @@ def _parser() -> argparse.ArgumentParser:
 
     synthesize = sub.add_parser(
         "synthesize",
-        help="rebuild what the authors could not release: the turn faces (expressions, then faces)",
+        help="rebuild what the authors could not release: turn faces (expressions, faces) and the filters",
         description="Rebuild the parts of MIRROR the authors could not release. `expressions`: for every client turn "
         "of a built dataset, ask an LLM (paper Appendix I; authors: Llama-3-8B-Instruct) for the facial expression to "
         "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt. `faces`: draw each turn's "
-        "face with PhotoMaker. Both resume.",
+        "face with PhotoMaker. `filter`: the paper's dialogue filters (§3.4) with a rejection-rate report, applied "
+        "by `mirror-hf build --filters`. `convert-canary`: Canary's ParlAI checkpoint to transformers. All resume.",
     )
     steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
 
@@ -296,6 +302,63 @@ def _parser() -> argparse.ArgumentParser:
     _add_face_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    filter_ = steps.add_parser(
+        "filter",
+        help="the paper's dialogue filters (§3.4) into OUT/filters.jsonl and a rejection-rate report",
+        description="Run the paper's dialogue filters over a built dataset's dialogues: basic, pos_repetition, "
+        "copy_paste (no model server), canary (--canary), wai (--wai-judge) and faces (--faces). Each result is "
+        "appended to OUT/filters.jsonl (a rerun does only what is missing); OUT/filter_report.json and .md give each "
+        "filter's rejected share beside the paper's and every rejected dialogue with its reasons. "
+        "`mirror-hf build --filters OUT` then leaves those dialogues out.",
+        epilog="example:\n  mirror-hf synthesize filter --dataset mirror --out filtered/ --canary models/canary-hf "
+        "--wai-judge openai:gpt-4o --faces faces/\n  mirror-hf build --release REL --celeba-dir C --turn-images "
+        "faces/ --filters filtered/ --out mirror-filtered",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    filter_.add_argument("--dataset", default="mirror", help="a built MIRROR folder or Hub id (its dialogues)")
+    filter_.add_argument("--out", required=True, metavar="DIR")
+    filter_.add_argument(
+        "--filters",
+        default="basic,pos_repetition,copy_paste",
+        metavar="A,B",
+        help="rule filters to run (default: basic,pos_repetition,copy_paste); canary, wai and faces are added by "
+        "their options",
+    )
+    filter_.add_argument("--pos-model", default="en_core_web_sm", help="spaCy model or folder (default en_core_web_sm)")
+    filter_.add_argument(
+        "--pos-tags", choices=("fine", "coarse"), default="fine", help="Penn (fine, default) or universal (coarse) tags"
+    )
+    filter_.add_argument("--canary", metavar="MODEL", help="Canary converted by convert-canary (folder or Hub id)")
+    filter_.add_argument(
+        "--canary-speakers",
+        default="therapist",
+        metavar="A,B",
+        help="whose utterances Canary labels (default therapist, the authors' rule; their code labelled client)",
+    )
+    filter_.add_argument("--wai-judge", metavar="SPEC", help="the WAI judge (paper: openai:gpt-4o)")
+    filter_.add_argument("--wai-threshold", type=float, default=0.3, help="on (mean-1)/4 (default 0.3, the paper)")
+    filter_.add_argument("--wai-guidelines", metavar="FILE", help='JSON {"1": ..., "12": ...} of WAI item guidelines')
+    filter_.add_argument("--faces", metavar="DIR", help="the --out folder of synthesize faces (its faces.jsonl)")
+    filter_.add_argument("--dialogues", type=int, help="only the first N dialogues")
+    filter_.add_argument("--device", help="where Canary runs (default: cuda when available)")
+    filter_.add_argument("--concurrency", type=int, default=8, help="WAI judge calls at once (default 8)")
+    filter_.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable WAI answer (default 3)")
+    filter_.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    filter_.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    convert = steps.add_parser(
+        "convert-canary",
+        help="turn Canary's ParlAI checkpoint (canary.tar.gz, unpacked) into a transformers T5 folder",
+        description="Canary was released as a ParlAI checkpoint. Download canary.tar.gz (10 GB) from the "
+        "ProsocialDialog repository, unpack it, and give its folder (model, model.opt); the T5 it was trained from "
+        "is read from model.opt (its config and tokenizer are fetched from the Hub).",
+    )
+    convert.add_argument("source", metavar="DIR", help="the unpacked Canary folder")
+    convert.add_argument("--out", required=True, metavar="DIR")
+    convert.add_argument(
+        "--trust-pickle", action="store_true", help="read a checkpoint that weights_only refuses (official file only)"
+    )
 
     push = sub.add_parser(
         "push",
@@ -351,6 +414,7 @@ def _build(args) -> int:
                 ("--turn-images", args.turn_images),
                 ("--cactus", args.cactus),
                 ("--revision", args.revision),
+                ("--filters", args.filters),
             )
             if value
         ]
@@ -370,6 +434,7 @@ def _build(args) -> int:
             revision=args.revision,
             celeba_link_kind=args.celeba_link,
             on_error=args.on_error,
+            filters=args.filters,
         )
     configs = tuple(c.strip() for c in args.configs.split(",") if c.strip())
     report = build_dataset(
@@ -525,7 +590,86 @@ def _evaluate(args) -> int:
 
 
 def _synthesize(args) -> int:
-    return _synthesize_faces(args) if args.step == "faces" else _synthesize_expressions(args)
+    steps = {
+        "faces": _synthesize_faces,
+        "expressions": _synthesize_expressions,
+        "filter": _synthesize_filter,
+        "convert-canary": _convert_canary,
+    }
+    return steps[args.step](args)
+
+
+def _synthesize_filter(args) -> int:
+    from datasets import load_dataset
+
+    from mirror_hf.schema import DIALOGUES
+    from mirror_hf.synthesis.filters import RULE_FILTERS, FilterRules, PosTagger, filter_dialogues
+
+    filters = [f.strip() for f in args.filters.split(",") if f.strip()]
+    unknown = sorted(set(filters) - set(RULE_FILTERS))
+    if unknown:
+        raise MirrorError(
+            f"--filters {unknown}: not rule filters",
+            fix=f"use {','.join(RULE_FILTERS)}; --canary, --wai-judge and --faces add the others",
+        )
+    added = {"canary": args.canary, "wai": args.wai_judge, "faces": args.faces}
+    filters += [name for name, given in added.items() if given]
+    rules = FilterRules(
+        canary_speakers=tuple(s.strip() for s in args.canary_speakers.split(",") if s.strip()),
+        wai_threshold=args.wai_threshold,
+    )
+    tagger = canary = judge = items = None  # models load before any dialogue is read: a bad option fails fast
+    if "pos_repetition" in filters:
+        tagger = PosTagger(args.pos_model, "tag_" if args.pos_tags == "fine" else "pos_")
+    if args.canary:
+        from mirror_hf.synthesis.canary import Canary
+
+        canary = Canary(args.canary, device=args.device)
+    if args.wai_judge:
+        from mirror_hf.judges import wai
+        from mirror_hf.llm import load_backend
+        from mirror_hf.paths import llm_cache_dir
+
+        items = wai.load_guidelines(args.wai_guidelines) if args.wai_guidelines else wai.WAI_ITEMS
+        judge = load_backend(
+            args.wai_judge, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir()
+        )
+    dialogues = load_dataset(args.dataset, DIALOGUES, split="train").remove_columns(["identity_image"])
+    if args.dialogues:
+        dialogues = dialogues.select(range(min(args.dialogues, len(dialogues))))
+    dialogues = [{**d, "turns": [{k: v for k, v in t.items() if k != "image"} for t in d["turns"]]} for d in dialogues]
+    report = filter_dialogues(
+        dialogues,
+        args.out,
+        filters=tuple(filters),
+        rules=rules,
+        tagger=tagger,
+        canary=canary,
+        judge=judge,
+        wai_items=items,
+        wai_reasks=args.reasks,
+        faces_dir=args.faces,
+        chunk=max(args.concurrency, 32),
+        progress=not args.quiet,
+    )
+    print(
+        f"{report['dialogues']} dialogues: {report['kept']} kept, {report['rejected']} rejected "
+        f"({report['rejected_percent']} %)"
+    )
+    for name, row in report["filters"].items():
+        paper = f", paper {row['paper_percent']} %" if row.get("paper_percent") is not None else ""
+        waiting = f", {row['not_judged']} not judged (a rerun retries)" if row.get("not_judged") else ""
+        print(f"  {name:<24} {row['rejected']:>6} of {row['checked']} ({row['rejected_percent']} %{paper}){waiting}")
+    print(f"report: {args.out}/filter_report.md; apply it with mirror-hf build ... --filters {args.out}")
+    return 0
+
+
+def _convert_canary(args) -> int:
+    from mirror_hf.synthesis.canary import convert_parlai_canary
+
+    out = convert_parlai_canary(args.source, args.out, trust_pickle=args.trust_pickle)
+    print(f"wrote {out}; use it with mirror-hf synthesize filter --canary {out}")
+    return 0
 
 
 def _synthesize_faces(args) -> int:

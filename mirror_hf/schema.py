@@ -209,3 +209,7 @@ JUDGEMENT_FEATURES = Features(
         "expected": Value("float64"),  # the probability-weighted score, when asked for
     }
 )
+
+# `mirror-hf synthesize filter --out DIR`: the verdicts `mirror-hf build --filters DIR` applies; its
+# "rejected_dialogues" maps a dialogue idx to {filter: [reasons]}.
+FILTER_REPORT_FILE = "filter_report.json"

@@ -140,6 +140,10 @@ def test_every_client_turn_is_described_failures_are_kept_and_a_rerun_does_only_
     assert len(final) == len(client_turns) and not any(r["failure"] for r in final)
 
 
+def _turn(record: dict) -> tuple[str, int]:
+    return record["idx"], record["turn"]
+
+
 def client_index(dialogue: dict, k: int) -> int:
     return [t for t, turn in enumerate(dialogue["turns"]) if turn["speaker"] == "client"][k]
 
@@ -275,6 +279,7 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
         load_photomaker,
         turn_seed,
     )
+    from mirror_hf.synthesis.filters import filter_dialogues
 
     folder, rows = dialogues
     backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
@@ -310,6 +315,17 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     assert len(rejected) == len(checked) and all(r["attempts"] == 2 for r in rejected)
     assert all(r["checks"][0]["name"] == "clip" and not r["checks"][0]["passed"] for r in rejected)
     assert not [path for r in rejected for path in (out / r["idx"]).glob(f"turn:{r['turn']}_*.png")]
+    # the faces filter: a dialogue with a rejected face is rejected; the others have no faces, so are not judged
+    filtered = filter_dialogues(rows, tmp_path / "filtered", filters=("faces",), faces_dir=out, progress=False)
+    assert filtered["rejected_dialogues"] == {
+        rows[0]["idx"]: {"faces": [f"turn {r['turn']}: face rejected (clip)" for r in sorted(rejected, key=_turn)]}
+    }
+    assert filtered["filters"]["faces"]["not_judged"] == len(rows) - 1
+    first = filtered["face_checks_first_face"]
+    assert first["turns"] == len(turns) and first["checks"]["clip"]["turns_percent"] == round(
+        100 * len(checked) / len(turns), 2
+    )
+    assert first["checks"]["clip"]["dialogues_percent"] == 100.0 and first["checks"]["clip"]["paper_percent"] == 2.95
     again = draw_faces(tmp_path, identities, pipe, out, settings, checks=[clip], tries=2, progress=False)
     assert again.get("rejected", 0) == 0 and again["rejected_before"] == len(checked)  # not redrawn for nothing
     lenient = ClipCheck(str(clip_dir), threshold=-1.0, device="cpu")
@@ -328,6 +344,9 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     out = tmp_path / "redrawn"
     report = draw_faces(tmp_path, identities, pipe, out, settings, checks=[first_fails], progress=False)
     assert report["drawn"] == report["redrawn"] == len(turns) and report["failed_checks"] == {"flaky": len(turns)}
+    assert {tuple(r["first_failed"]) for r in read_records(out / FACES_FILE, key=_turn)} == {("flaky",)}
+    filtered = filter_dialogues(rows[:1], tmp_path / "kept", filters=("faces",), faces_dir=out, progress=False)
+    assert filtered["kept"] == 1 and filtered["face_checks_first_face"]["checks"]["flaky"]["turns_percent"] == 100.0
     turn = turns[0]
     second = draw_turn(
         pipe, identities[turn["idx"]], turn["prompt"], turn["negative_prompt"],

@@ -310,3 +310,82 @@ def build_tiny_deepface(home: str | Path) -> Path:
             output_names=["output"], dynamic_axes={"input": {0: "n"}, "output": {0: "n"}},
         )  # fmt: skip
     return Path(home)
+
+
+def build_tiny_tagger(path: str | Path, sentences: list[str], lexicon: dict[str, str]) -> Path:
+    """A spaCy pipeline (blank English + a tagger) trained here until it tags ``sentences`` as ``lexicon`` says (one
+    Penn tag per lower-cased token); saved as a folder that ``spacy.load`` reads like an installed model."""
+    import spacy
+    from spacy.training import Example
+
+    spacy.util.fix_random_seed(0)
+    nlp = spacy.blank("en")
+    nlp.add_pipe("tagger")
+    examples = []
+    for sentence in sentences:
+        doc = nlp.make_doc(sentence)
+        examples.append(Example.from_dict(doc, {"tags": [lexicon[token.lower_] for token in doc]}))
+    optimizer = nlp.initialize(lambda: examples)
+    for _ in range(60):
+        nlp.update(examples, sgd=optimizer)
+    for example in examples:  # it learnt them: tests may rely on its tags
+        assert [t.tag_ for t in nlp(example.reference.text)] == [t.tag_ for t in example.reference]
+    nlp.to_disk(path)
+    return Path(path)
+
+
+def build_tiny_canary(path: str | Path, pairs: list[tuple[str, str]]) -> tuple[Path, object]:
+    """Canary as its authors released it, at tiny size: a T5 trained here to answer each input of ``pairs`` with its
+    output, saved as a ParlAI checkpoint folder (``model`` with the T5 under ``t5.`` and again under
+    ``encoder.stack.`` / ``decoder.stack.``, plus optimizer state; ``model.opt`` naming the T5 it came from, a folder
+    here). Returns (the folder, the trained transformers model)."""
+    import json
+
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast, T5Config, T5ForConditionalGeneration
+
+    path = Path(path)
+    vocab = {"<pad>": 0, "</s>": 1, "<unk>": 2}
+    splitter = pre_tokenizers.WhitespaceSplit()  # labels stay one token each: ``__casual__``
+    for text in (t for pair in pairs for t in pair):
+        for word, _ in splitter.pre_tokenize_str(text):
+            vocab.setdefault(word, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tok.pre_tokenizer = splitter
+    tok.post_processor = processors.TemplateProcessing(single="$A </s>", special_tokens=[("</s>", 1)])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="<pad>", eos_token="</s>", unk_token="<unk>")
+    config = T5Config(
+        vocab_size=len(vocab), d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=4, decoder_start_token_id=0,
+        pad_token_id=0, eos_token_id=1, dropout_rate=0.0,
+    )  # fmt: skip
+    arch = path / "t5-tiny"  # what model.opt's t5_model_arch names (t5-large for the real Canary)
+    config.save_pretrained(arch)
+    tokenizer.save_pretrained(arch)
+
+    torch.manual_seed(0)
+    model = T5ForConditionalGeneration(config)
+    batch = tokenizer([a for a, _ in pairs], return_tensors="pt", padding=True)
+    labels = tokenizer([b for _, b in pairs], return_tensors="pt", padding=True)["input_ids"]
+    labels[labels == 0] = -100
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
+    for _ in range(300):
+        loss = model(**batch, labels=labels).loss
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if loss.item() < 0.01:
+            break
+    model.eval()
+
+    folder = path / "canary"
+    folder.mkdir(parents=True)
+    weights = model.state_dict()
+    state = {f"t5.{k}": v for k, v in weights.items()}
+    state.update({f"encoder.stack.{k[len('encoder.') :]}": v for k, v in weights.items() if k.startswith("encoder.")})
+    state.update({f"decoder.stack.{k[len('decoder.') :]}": v for k, v in weights.items() if k.startswith("decoder.")})
+    state["START"] = torch.tensor([0])
+    checkpoint = {"model": state, "optimizer": {"state": {}, "param_groups": []}, "number_training_updates": 300}
+    torch.save(checkpoint, folder / "model")
+    (folder / "model.opt").write_text(json.dumps({"model": "hugging_face/t5", "t5_model_arch": str(arch)}))
+    return folder, model

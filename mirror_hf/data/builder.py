@@ -49,6 +49,7 @@ class MirrorConfig(datasets.BuilderConfig):
     revision: str | None = None
     celeba_link_kind: str = "auto"
     on_error: str = "raise"
+    filters: str | None = None
 
     @property
     def sources(self) -> BuildSources:
@@ -169,12 +170,14 @@ def load_mirror(
     cactus: str | None = None,
     revision: str | None = None,
     on_error: str = "raise",
+    filters: str | None = None,
     split: str | None = None,
     cache_dir: str | None = None,
 ):
     """Build one MIRROR config into the ``datasets`` cache and return it (a ``DatasetDict``, or a split).
 
     The cache is keyed by the inputs' fingerprint, so a changed input rebuilds and an unchanged one is reused.
+    ``filters``: a ``mirror-hf synthesize filter`` folder; the dialogues it rejected are left out of every config.
     """
     if config not in CONFIG_NAMES:
         raise ValueError(f"config must be one of {CONFIG_NAMES}, got {config!r}")
@@ -185,6 +188,7 @@ def load_mirror(
         cactus=cactus and str(cactus),
         revision=revision,
         on_error=on_error,
+        filters=filters and str(filters),
     )
     fingerprint = input_fingerprint(BuildSources(**kwargs))
     builder = MirrorBuilder(config_name=config, cache_dir=cache_dir, hash=fingerprint, **kwargs)

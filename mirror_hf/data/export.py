@@ -159,6 +159,9 @@ def summarize(report: dict) -> str:
         extra = f"  omitted: {c['omitted_records']}" if c.get("omitted_records") else ""
         lines.append(f"  {name:<16} {c['split']:<5} {c['rows']:>7} rows  {len(c['files'])} file(s){extra}")
     inputs = report.get("inputs", {})
+    if report["sources"].get("filters"):
+        by = {k.removeprefix("filtered_out_by_"): v for k, v in inputs.items() if k.startswith("filtered_out_by_")}
+        lines.append(f"  dialogues left out by the filters: {inputs.get('filtered_out', 0)} {by or ''}".rstrip())
     lines.append(f"  skipped rows: {len(report['skipped_rows'])}")
     for s in report["skipped_rows"][:10]:
         lines.append(f"    {s['file']} row {s['row']} ({s['idx']}) {s['field']}: {s['error']}")

@@ -38,6 +38,7 @@ from mirror_hf.data.release import (
 )
 from mirror_hf.data.turn_images import index_turn_images
 from mirror_hf.errors import MirrorError, SkippedRow
+from mirror_hf.schema import FILTER_REPORT_FILE
 
 logger = logging.getLogger(__name__)
 ON_ERROR = ("raise", "skip")
@@ -54,6 +55,7 @@ class BuildSources:
     revision: str | None = None
     celeba_link_kind: str = "auto"  # how to read a bare "CelebA idx": auto | image | identity
     on_error: str = "raise"
+    filters: str | None = None  # a `mirror-hf synthesize filter` folder: its rejected dialogues are left out
 
     def __post_init__(self):
         if self.on_error not in ON_ERROR:
@@ -102,6 +104,8 @@ def input_fingerprint(sources: BuildSources) -> str:
             for name in (IDENTITY_FILE, ATTRIBUTE_FILE, IMAGE_DIR, IMAGE_ZIP)
             if (root / name).exists()
         ]
+    if sources.filters:
+        parts.append(_stat(_filter_report_path(sources.filters)))
     if sources.turn_images:
         for idx, turns in sorted(index_turn_images(sources.turn_images).items()):
             parts.append([idx, [_stat(p)[1:] + [t] for t, p in sorted(turns.items())]])
@@ -142,11 +146,13 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
         skipped.append(err.as_skip())
 
     dialogues = read_dialogues(train_file, on_row_error) if train_file else []
+    stats: Counter = Counter()
+    if sources.filters:
+        dialogues = _drop_filtered(dialogues, read_rejected(sources.filters), stats)
     profiles = read_profiles(test_file, on_row_error) if test_file else []
     celeba = CelebA(sources.celeba_dir) if sources.celeba_dir else None
     cactus = CactusIndex(sources.cactus) if sources.cactus else None
     turn_index = index_turn_images(sources.turn_images) if sources.turn_images else {}
-    stats: Counter = Counter()
 
     def complete(record: Profile, link: str | None, with_turns: bool) -> bool:
         try:
@@ -174,6 +180,37 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
     stats["turn_image_folders_without_dialogue"] = len(turn_index)
     files = {"train": str(train_file) if train_file else None, "test": str(test_file) if test_file else None}
     return LoadedRelease(kept_dialogues, kept_profiles, celeba, files, skipped, stats)
+
+
+def _filter_report_path(path: str) -> Path:
+    path = Path(path).expanduser()
+    return path / FILTER_REPORT_FILE if path.is_dir() else path
+
+
+def read_rejected(path: str) -> dict[str, list[str]]:
+    """idx -> the filters that rejected it, from a ``mirror-hf synthesize filter`` folder (or its report file)."""
+    file = _filter_report_path(path)
+    try:
+        report = json.loads(file.read_text(encoding="utf-8"))
+        return {idx: sorted(reasons) for idx, reasons in report["rejected_dialogues"].items()}
+    except (OSError, json.JSONDecodeError, KeyError, AttributeError, TypeError) as err:
+        raise MirrorError(
+            f"cannot read the filter report: {err}", file=str(file), fix="give the --out folder of synthesize filter"
+        ) from err
+
+
+def _drop_filtered(dialogues: list, rejected: dict[str, list[str]], stats: Counter) -> list:
+    """The dialogues no filter rejected; the rejected ones counted per filter in ``stats``."""
+    kept = []
+    for dialogue, link in dialogues:
+        reasons = rejected.pop(dialogue.idx, None)
+        if reasons is None:
+            kept.append((dialogue, link))
+            continue
+        stats["filtered_out"] += 1
+        stats.update(f"filtered_out_by_{name}" for name in reasons)
+    stats["filter_verdicts_without_dialogue"] = len(rejected)
+    return kept
 
 
 def _row_error(record: Profile, message: str, field: str, fix: str | None = None) -> MirrorError:

@@ -109,6 +109,7 @@ class DrawnFace:
     seed: int
     results: list = field(default_factory=list)  # the check results of the last face
     failed: list = field(default_factory=list)  # the names of the checks failed, over all attempts
+    first_failed: list = field(default_factory=list)  # those the first face failed (the authors drew only one)
 
 
 def draw_checked(pipe, identity, record: dict, settings: PhotoMakerSettings, *, checks=(), tries: int = 10):
@@ -121,9 +122,11 @@ def draw_checked(pipe, identity, record: dict, settings: PhotoMakerSettings, *, 
         seen = {**record, "identity": identity}  # checks may compare with the client's identity face
         results = [r for check in checks if (r := check(face, seen)) is not None]
         failed += [r.name for r in results if not r.passed]
+        if attempt == 0:
+            first_failed = list(failed)
         if all(r.passed for r in results):
-            return DrawnFace(face, True, attempt + 1, seed, results, failed)
-    return DrawnFace(face, False, attempt + 1, seed, results, failed)
+            return DrawnFace(face, True, attempt + 1, seed, results, failed, first_failed)
+    return DrawnFace(face, False, attempt + 1, seed, results, failed, first_failed)
 
 
 class IdentityFaceIndex(Mapping):
@@ -208,7 +211,8 @@ def draw_faces(
             drawn.face.save(partial, format="PNG")
             os.replace(partial, path)
         entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if drawn.passed else "rejected"}
-        entry.update(attempts=drawn.attempts, seed=drawn.seed, checks=[dataclasses.asdict(r) for r in drawn.results])
+        entry.update(attempts=drawn.attempts, seed=drawn.seed, first_failed=drawn.first_failed)
+        entry["checks"] = [dataclasses.asdict(r) for r in drawn.results]
         out.mkdir(parents=True, exist_ok=True)
         append_record(log, entry)
         counts["drawn" if drawn.passed else "rejected"] += 1
