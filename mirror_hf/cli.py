@@ -30,8 +30,8 @@ then: python -c 'from datasets import load_dataset; print(load_dataset("mirror",
 """
 
 
-def _add_face_arguments(parser, *, checks: tuple[str, ...], identity_threshold: float) -> None:
-    """PhotoMaker's settings and the face checks, for `synthesize faces` and `simulate --draw-faces`."""
+def _add_photomaker_arguments(parser) -> None:
+    """PhotoMaker's settings, for `synthesize faces` and `simulate --draw-faces`."""
     from mirror_hf.synthesis.faces import PhotoMakerSettings  # light: no torch at import
 
     defaults = PhotoMakerSettings()
@@ -42,14 +42,20 @@ def _add_face_arguments(parser, *, checks: tuple[str, ...], identity_threshold: 
     parser.add_argument("--generation-size", type=int, default=defaults.generation_size, help="SDXL's image size")
     parser.add_argument("--face-size", type=int, default=defaults.size, help=f"stored size ({defaults.size})")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
+    parser.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
+
+
+def _add_check_arguments(parser, *, checks: tuple[str, ...], identity_threshold: float, flag: str = "--checks"):
+    """The face checks (:mod:`mirror_hf.synthesis.checks`) and where they run, for `synthesize faces` and `filter`
+    and `simulate --draw-faces`."""
+    default = ",".join(checks) or "none"
     parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
     parser.add_argument(
-        "--checks",
-        default=",".join(checks),
-        help=f"checks a face must pass, comma-separated, of {','.join(FACE_CHECKS)} (default {','.join(checks)}); "
-        "'none' for none",
+        flag,
+        dest="checks",
+        default=default,
+        help=f"face checks, comma-separated, of {','.join(FACE_CHECKS)} (default {default}); 'none' for none",
     )
-    parser.add_argument("--tries", type=int, default=10, help="draws per turn until the checks pass (default 10)")
     parser.add_argument("--clip-model", default="openai/clip-vit-base-patch32", help="the authors' CLIP ViT-B/32")
     parser.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity (0.2)")
     parser.add_argument("--nsfw-model", default="Falconsai/nsfw_image_detection", help="the authors' NSFW detector")
@@ -212,7 +218,8 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--max-exchanges", type=int, default=20)
     simulate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
     live = simulate.add_argument_group("live faces (--draw-faces; the authors' simulation checks)")
-    _add_face_arguments(live, checks=("clip", "nsfw", "identity"), identity_threshold=0.3)
+    _add_photomaker_arguments(live)
+    _add_check_arguments(live, checks=("clip", "nsfw", "identity"), identity_threshold=0.3)
 
     evaluate = sub.add_parser(
         "evaluate",
@@ -299,7 +306,8 @@ def _parser() -> argparse.ArgumentParser:
     faces.add_argument("--dataset", default="mirror", help="a built MIRROR folder or Hub id (its identity faces)")
     faces.add_argument("--out", required=True, metavar="DIR", help="where the faces go")
     faces.add_argument("--expressions", metavar="DIR", help="folder of expressions.jsonl (default: --out)")
-    _add_face_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
+    _add_photomaker_arguments(faces)
+    _add_check_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -307,7 +315,9 @@ def _parser() -> argparse.ArgumentParser:
         "filter",
         help="the paper's dialogue filters (§3.4) into OUT/filters.jsonl and a rejection-rate report",
         description="Run the paper's dialogue filters over a built dataset's dialogues: basic, pos_repetition, "
-        "copy_paste (no model server), canary (--canary), wai (--wai-judge) and faces (--faces). Each result is "
+        "copy_paste (no model server), canary (--canary), wai (--wai-judge), the image checks on the built turn "
+        "faces (--image-checks: clip, nsfw, identity, gender, age) and the faces rejected when drawn (--faces). "
+        "Each result is "
         "appended to OUT/filters.jsonl (a rerun does only what is missing); OUT/filter_report.json and .md give each "
         "filter's rejected share beside the paper's and every rejected dialogue with its reasons. "
         "`mirror-hf build --filters OUT` then leaves those dialogues out.",
@@ -341,11 +351,12 @@ def _parser() -> argparse.ArgumentParser:
     filter_.add_argument("--wai-guidelines", metavar="FILE", help='JSON {"1": ..., "12": ...} of WAI item guidelines')
     filter_.add_argument("--faces", metavar="DIR", help="the --out folder of synthesize faces (its faces.jsonl)")
     filter_.add_argument("--dialogues", type=int, help="only the first N dialogues")
-    filter_.add_argument("--device", help="where Canary runs (default: cuda when available)")
     filter_.add_argument("--concurrency", type=int, default=8, help="WAI judge calls at once (default 8)")
     filter_.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable WAI answer (default 3)")
     filter_.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
     filter_.add_argument("--quiet", action="store_true", help="no progress bars")
+    images = filter_.add_argument_group("image checks on the built turn faces (the authors' image filtering)")
+    _add_check_arguments(images, checks=(), identity_threshold=0.2, flag="--image-checks")
 
     convert = steps.add_parser(
         "convert-canary",
@@ -634,7 +645,8 @@ def _synthesize_filter(args) -> int:
         canary_speakers=tuple(s.strip() for s in args.canary_speakers.split(",") if s.strip()),
         wai_threshold=args.wai_threshold,
     )
-    tagger = canary = judge = items = None  # models load before any dialogue is read: a bad option fails fast
+    tagger = canary = judge = items = turn_faces = None  # models load before any dialogue is read: fail fast
+    image_checks = _face_checks(args)
     if "pos_repetition" in filters:
         tagger = PosTagger(args.pos_model, "tag_" if args.pos_tags == "fine" else "pos_")
     if args.canary:
@@ -651,6 +663,13 @@ def _synthesize_filter(args) -> int:
             args.wai_judge, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir()
         )
     dialogues = _dialogue_texts(args.dataset, args.dialogues)
+    if image_checks:
+        from datasets import load_dataset
+
+        from mirror_hf.schema import DIALOGUES
+        from mirror_hf.synthesis.filters import TurnFaces
+
+        turn_faces = TurnFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
     report = filter_dialogues(
         dialogues,
         args.out,
@@ -662,6 +681,8 @@ def _synthesize_filter(args) -> int:
         wai_items=items,
         wai_reasks=args.reasks,
         faces_dir=args.faces,
+        image_checks=image_checks,
+        turn_faces=turn_faces,
         chunk=max(args.concurrency, 32),
         progress=not args.quiet,
     )

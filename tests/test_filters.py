@@ -295,3 +295,33 @@ def test_the_rule_filters_alone_need_no_model(built, tmp_path, capsys):
     assert list(report["filters"]) == ["basic", "copy_paste"] and report["kept"] == 4
     assert sorted(report["rejected_dialogues"]) == sorted(idx_of(CASES[name]) for name in ("basic", "copy_paste"))
     assert "basic                         1 of 6 (16.67 %)" in capsys.readouterr().out
+
+
+def test_image_checks_see_each_client_face_and_leave_a_dialogue_without_faces_not_judged():
+    from PIL import Image
+
+    from mirror_hf.synthesis.checks import CheckResult
+    from mirror_hf.synthesis.filters import check_turn_faces
+
+    seen = []
+
+    def dark(image, turn):  # a check as mirror_hf.synthesis.checks defines them: a callable with a name
+        seen.append((turn["turn"], turn["stage_direction"], turn["identity"]))
+        level = image.convert("L").getpixel((0, 0))
+        return CheckResult("dark", float(level), level < 50)
+
+    def same_size(image, turn):
+        return CheckResult("same_size", 0.0, image.size == turn["identity"].size)
+
+    dark.name, same_size.name, same_size.needs_identity = "dark", "same_size", True
+    d = dialogue(*EIGHT)
+    d["turns"][3]["stage_direction"] = "Looks away"
+    faces = {1: Image.new("RGB", (8, 8)), 3: Image.new("RGB", (8, 8), (255, 255, 255))}
+    identity = Image.new("RGB", (8, 8))
+    found = check_turn_faces(d, [dark, same_size], identity, faces)
+    assert found["dark"] == {"problems": ["turn 3: dark 255.000"], "scores": {"1": 0.0, "3": 255.0}}
+    assert found["same_size"] == {"problems": [], "scores": {"1": 0.0, "3": 0.0}}
+    assert seen == [(1, None, identity), (3, "Looks away", identity)]
+    assert check_turn_faces(d, [dark], identity, {})["dark"]["failure"] == "no turn faces"
+    without = check_turn_faces(d, [dark, same_size], None, faces)
+    assert without["same_size"]["failure"] == "no identity face" and "failure" not in without["dark"]

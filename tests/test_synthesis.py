@@ -515,3 +515,54 @@ def test_simulate_draw_faces_cli(dialogues, tiny_photomaker, tiny_encoder, tmp_p
     assert f"faces drawn live: {{'drawn': {len(faces)}}}" in capsys.readouterr().out
     described = [r for r in server.requests if "Client's Utterance ###" in r["body"]["messages"][0]["content"]]
     assert len(described) == len(faces) and all(r["body"]["model"] == "llama" for r in described)
+
+
+def test_the_image_checks_filter_the_built_turn_faces_as_the_authors_filtered_theirs(
+    dialogues, tmp_path, monkeypatch, capsys
+):
+    import statistics
+
+    from tiny_models import build_tiny_clip, build_tiny_deepface, build_tiny_nsfw_classifier
+
+    from mirror_hf.synthesis.checks import ClipCheck, clip_text
+    from mirror_hf.synthesis.filters import FILTERS_FILE
+
+    folder, rows = dialogues
+    clip_dir = build_tiny_clip(tmp_path / "clip")
+    clip = ClipCheck(str(clip_dir), device="cpu")
+    scores = {}  # every client turn's CLIP score, computed here
+    for row in load_dataset(str(folder), "dialogues", split="train"):
+        for t, turn in enumerate(row["turns"]):
+            if turn["image"] is not None and turn["stage_direction"]:
+                scores[(row["idx"], t)] = clip.similarity(turn["image"], clip_text(turn["stage_direction"]))
+    lowest = sorted({idx: min(v for (i, _), v in scores.items() if i == idx) for idx, _ in scores}.values())
+    threshold = statistics.fmean(lowest[1:3])  # between the second and third lowest dialogue: two fail
+    expected = {idx for (idx, _), score in scores.items() if score < threshold}
+    assert len(expected) == 2
+    monkeypatch.setenv("DEEPFACE_HOME", str(build_tiny_deepface(tmp_path / "deepface")))
+    out = tmp_path / "filtered"
+    args = ["synthesize", "filter", "--dataset", str(folder), "--out", str(out), "--filters", "basic", "--quiet"]
+    args += ["--image-checks", "clip,nsfw,identity,gender,age", "--clip-model", str(clip_dir), "--device", "cpu"]
+    args += ["--nsfw-model", str(build_tiny_nsfw_classifier(tmp_path / "nsfw", "normal")), "--face-detector", "skip"]
+    assert main([*args, "--clip-threshold", str(threshold)]) == 0
+    report = json.loads((out / "filter_report.json").read_text())
+    rejected_by = {
+        name: {i for i, r in report["rejected_dialogues"].items() if name in r} for name in report["filters"]
+    }
+    assert rejected_by["clip"] == expected and rejected_by["nsfw"] == set()
+    assert report["filters"]["clip"]["checked"] == len(rows) and report["filters"]["clip"]["paper_percent"] == 2.95
+    for name in ("identity", "gender", "age"):  # the tiny DeepFace reads colours: each check gives a verdict
+        assert report["filters"][name]["checked"] == len(rows)
+    lines = (out / FILTERS_FILE).read_text().splitlines()
+    clip_lines = [json.loads(line) for line in lines if json.loads(line)["filter"] == "clip"]
+    assert sum(len(r["scores"]) for r in clip_lines) == len(scores)
+    by_idx = {r["idx"]: r["scores"] for r in clip_lines}
+    assert all(by_idx[idx][str(t)] == pytest.approx(score, abs=1e-5) for (idx, t), score in scores.items())
+
+    assert main([*args, "--clip-threshold", str(threshold)]) == 0  # nothing left to do: nothing appended
+    assert len((out / FILTERS_FILE).read_text().splitlines()) == len(lines)
+    assert main([*args, "--clip-threshold", "-1"]) == 0  # another CLIP threshold: CLIP alone checks again
+    again = [json.loads(line) for line in (out / FILTERS_FILE).read_text().splitlines()[len(lines) :]]
+    assert {r["filter"] for r in again} == {"clip"} and len(again) == len(rows)
+    report = json.loads((out / "filter_report.json").read_text())
+    assert not [idx for idx, reasons in report["rejected_dialogues"].items() if "clip" in reasons]

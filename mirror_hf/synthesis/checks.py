@@ -9,7 +9,8 @@
   from DeepFace's ONNX graphs.
 
 A check is a callable ``check(image, turn) -> CheckResult | None`` (None: not applicable; ``turn`` is the turn's
-expressions record plus ``identity``, the client's face), so new checks plug in the same way.
+expressions record plus ``identity``, the client's face) with a ``name`` and the ``settings`` its verdicts depend
+on (``needs_identity`` when it compares with the client's face), so new checks plug in the same way.
 
 Example:
     >>> clip_text("Looks away")
@@ -61,6 +62,7 @@ class ClipCheck:
         self.model = CLIPModel.from_pretrained(model).to(self.device).eval()
         self.processor = CLIPProcessor.from_pretrained(model)
         self.threshold = threshold
+        self.settings = {"model": str(model), "threshold": threshold}  # what a result depends on
 
     def similarity(self, image, text: str) -> float:
         import torch
@@ -88,6 +90,7 @@ class NsfwCheck:
         from transformers import pipeline
 
         self.classify = pipeline("image-classification", model=model, device=_device(device))
+        self.settings = {"model": str(model)}
 
     def __call__(self, image, turn: dict) -> CheckResult:
         scores = {r["label"].lower(): r["score"] for r in self.classify(image.convert("RGB"), top_k=None)}
@@ -169,6 +172,11 @@ class DeepFaceChecks:
                 return reading(image, turn)[name]
 
             check.name = name
+            check.needs_identity = True  # compared with the client's face: nothing to check without one
+            check.settings = {"model": self.model, "detector": self.detector}
+            check.settings.update(
+                {"identity": {"threshold": self.identity_threshold}, "age": {"max_gap": self.max_age_gap}}.get(name, {})
+            )
             return check
 
         return [named("identity"), named("gender"), named("age")]

@@ -14,6 +14,9 @@ where it does not, with a rejection-rate report to hold against the paper's numb
   (:mod:`mirror_hf.synthesis.canary`; the authors labelled client turns, a bug).
 - ``wai``: the mean of the 12 WAI items (:mod:`mirror_hf.judges.wai`) mapped onto 0-1 by ``(mean - 1) / 4`` must
   reach 0.3 (the paper names the threshold, not the mapping). The judge sees the statements, not stage directions.
+- image checks (``clip``, ``nsfw``, ``identity``, ``gender``, ``age``: :mod:`mirror_hf.synthesis.checks`, each a
+  filter of its own): every client turn's face in the built dataset must pass, as the authors filtered the faces
+  they drew once (their code: CLIP, NSFW, DeepFace's face, gender, age and identity).
 - ``faces``: no client turn whose face was rejected by ``mirror-hf synthesize faces`` (its ``faces.jsonl``): a
   dialogue is dropped when any of its images fails (the authors' rule). The report also gives each check's failure
   rate on the first face drawn, the number comparable with the paper's, which drew one face per turn.
@@ -250,15 +253,18 @@ def filter_dialogues(
     wai_items=None,
     wai_reasks: int = 3,
     faces_dir: str | Path | None = None,
+    image_checks=(),
+    turn_faces: TurnFaces | None = None,
     chunk: int = 32,
     progress: bool = True,
 ) -> dict:
-    """Run ``filters`` over ``dialogues`` (rows of the ``dialogues`` config; images are not read) into
+    """Run ``filters`` over ``dialogues`` (rows of the ``dialogues`` config, without images) into
     ``out_dir/filters.jsonl``, then write and return the report.
 
     ``tagger``, ``canary`` (:class:`~mirror_hf.synthesis.canary.Canary`), ``judge`` (a chat back-end for WAI) and
     ``faces_dir`` are needed by the filters that use them; ``wai_reasks`` re-asks of an unreadable judgement.
-    Results are appended ``chunk`` dialogues at a time.
+    ``image_checks`` (:mod:`mirror_hf.synthesis.checks`) run on the turn faces ``turn_faces`` reads, each a filter
+    of its own name: the authors' image filtering of drawn faces. Results are appended ``chunk`` dialogues at a time.
     """
     from datasets.utils.tqdm import tqdm
 
@@ -267,6 +273,7 @@ def filter_dialogues(
         raise MirrorError(f"unknown filter(s) {unknown}", fix=f"use some of {','.join(FILTERS)}")
     needs = {"pos_repetition": tagger, "canary": canary, "wai": judge, "faces": faces_dir}
     missing = [name for name, given in needs.items() if name in filters and given is None]
+    missing += ["image checks"] if image_checks and turn_faces is None else []
     if missing:
         raise MirrorError(f"filter(s) {missing} need their model or folder", fix="give them, or leave them out")
     seen = Counter(d["idx"] for d in dialogues)
@@ -287,6 +294,7 @@ def filter_dialogues(
     if "wai" in filters:
         items = wai_items or _default_wai_items()
         settings["wai"] = {"judge": judge.id, "items": [asdict(i) for i in items]}
+    settings.update({check.name: check.settings for check in image_checks})
     keys = {name: _settings_key(value) for name, value in settings.items()}
     done = {
         (r["idx"], r["filter"])
@@ -306,15 +314,27 @@ def filter_dialogues(
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
             found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks))
-            for d, (problems, extra) in zip(part, found, strict=True):
-                append_record(
-                    journal, {"idx": d["idx"], "filter": name, "settings": keys[name], "problems": problems, **extra}
-                )
+            for d, result in zip(part, found, strict=True):
+                append_record(journal, {"idx": d["idx"], "filter": name, "settings": keys[name], **result})
             bar.update(len(part))
         bar.close()
+    names = [check.name for check in image_checks]
+    if names:  # one pass over the faces for all the checks: each face is decoded once
+        todo = [d for d in dialogues if any((d["idx"], name) not in done for name in names)]
+        bar = tqdm(
+            total=len(dialogues), initial=len(dialogues) - len(todo), desc="Image checks", unit="dialogue",
+            disable=not progress,
+        )  # fmt: skip
+        for d in todo:
+            missing = [check for check in image_checks if (d["idx"], check.name) not in done]
+            for name, result in check_turn_faces(d, missing, *turn_faces.get(d["idx"])).items():
+                append_record(journal, {"idx": d["idx"], "filter": name, "settings": keys[name], **result})
+            bar.update()
+        bar.close()
     faces = read_face_verdicts(faces_dir) if "faces" in filters else None
+    ran = (*(f for f in filters if f != "faces"), *names, *(("faces",) if faces is not None else ()))
     report = build_filter_report(
-        [d["idx"] for d in dialogues], read_records(journal, _record_key), filters, rules, keys, faces
+        [d["idx"] for d in dialogues], read_records(journal, _record_key), ran, rules, keys, faces
     )
     write_filter_report(report, out)
     return report
@@ -324,15 +344,15 @@ def _record_key(record: dict) -> tuple[str, str]:
     return record["idx"], record["filter"]
 
 
-def _check(name: str, part: list[dict], rules: FilterRules, tagger, canary, judge, wai) -> list[tuple[list, dict]]:
-    """(problems, extra fields of the journal line) of each dialogue of ``part`` under filter ``name``."""
+def _check(name: str, part: list[dict], rules: FilterRules, tagger, canary, judge, wai) -> list[dict]:
+    """The journal fields (``problems``, and what else the filter found) of each dialogue of ``part``."""
     if name == "basic":
-        return [(basic_problems(d, rules), {}) for d in part]
+        return [{"problems": basic_problems(d, rules)} for d in part]
     if name == "copy_paste":
-        return [(copy_paste_problems(d, rules), {}) for d in part]
+        return [{"problems": copy_paste_problems(d, rules)} for d in part]
     if name == "pos_repetition":
         tags = iter(tagger.tags([turn.get("statement") or "" for d in part for turn in d["turns"]]))
-        return [(pos_problems([next(tags) for _ in d["turns"]], rules), {}) for d in part]
+        return [{"problems": pos_problems([next(tags) for _ in d["turns"]], rules)} for d in part]
     if name == "canary":
         return _canary_check(part, canary, rules)
     return asyncio.run(_wai_check(part, judge, *wai))
@@ -344,7 +364,7 @@ def _default_wai_items():
     return WAI_ITEMS
 
 
-def _canary_check(part: list[dict], canary, rules: FilterRules) -> list[tuple[list, dict]]:
+def _canary_check(part: list[dict], canary, rules: FilterRules) -> list[dict]:
     jobs = [
         (d["idx"], t, turn["statement"])
         for d in part
@@ -355,15 +375,15 @@ def _canary_check(part: list[dict], canary, rules: FilterRules) -> list[tuple[li
     for (idx, t, _), label in zip(jobs, canary.labels([text for *_, text in jobs]), strict=True):
         labels[idx][t] = label
     return [
-        (
-            [f"turn {t}: {label}" for t, label in labels[d["idx"]].items() if label in UNSAFE_LABELS],
-            {"labels": {str(t): label for t, label in labels[d["idx"]].items()}},
-        )
+        {
+            "problems": [f"turn {t}: {label}" for t, label in labels[d["idx"]].items() if label in UNSAFE_LABELS],
+            "labels": {str(t): label for t, label in labels[d["idx"]].items()},
+        }
         for d in part
     ]
 
 
-async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[tuple[list, dict]]:
+async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[dict]:
     from mirror_hf.judges.engine import judge_wai
 
     sessions = [wai_transcript(d) for d in part]
@@ -373,22 +393,61 @@ async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[tuple[
         mine = [j for j in judgements if j.session == s]
         mean = _mean([j.score for j in mine])
         failures = [f"{j.item}: {j.failure}" for j in mine if j.failure]
-        extra = {
-            "score": None if math.isnan(mean) else mean,
-            "items": {j.item: None if math.isnan(j.score) else j.score for j in mine},
-            "failure": "; ".join(failures) if math.isnan(mean) else None,  # retried by the next run
-        }
-        results.append(([], extra))
+        results.append(
+            {
+                "problems": [],
+                "score": None if math.isnan(mean) else mean,
+                "items": {j.item: None if math.isnan(j.score) else j.score for j in mine},
+                "failure": "; ".join(failures) if math.isnan(mean) else None,  # retried by the next run
+            }
+        )
     return results
 
 
+def check_turn_faces(dialogue: dict, checks, identity, faces: dict[int, object]) -> dict[str, dict]:
+    """Each check's journal fields for one dialogue: its client turns' ``faces`` ({turn: image}) checked against
+    the client's ``identity`` face; a dialogue with no face (or no identity face, for the checks that need one) is
+    left not judged."""
+    results = {}
+    for check in checks:
+        if not faces or (getattr(check, "needs_identity", False) and identity is None):
+            missing = "no turn faces" if not faces else "no identity face"
+            results[check.name] = {"problems": [], "scores": {}, "failure": missing}
+            continue
+        problems, scores = [], {}
+        for t, face in sorted(faces.items()):
+            turn = {"idx": dialogue["idx"], "turn": t, "identity": identity, **dialogue["turns"][t]}
+            result = check(face, turn)
+            if result is None:  # not applicable, e.g. CLIP on a turn without a stage direction
+                continue
+            scores[str(t)] = None if math.isnan(result.score) else result.score
+            if not result.passed:
+                problems.append(f"turn {t}: {check.name} {result.score:.3f}")
+        results[check.name] = {"problems": problems, "scores": scores}
+    return results
+
+
+class TurnFaces:
+    """idx -> (the client's identity face, {client turn: its face}) from a built ``dialogues`` config; a row's images
+    are decoded only when it is asked for."""
+
+    def __init__(self, dialogues):
+        self.rows = dialogues.select_columns(["idx", "identity_image", "turns"])
+        self.position = {idx: i for i, idx in enumerate(self.rows["idx"])}
+
+    def get(self, idx: str) -> tuple[object, dict[int, object]]:
+        if idx not in self.position:
+            return None, {}
+        row = self.rows[self.position[idx]]
+        faces = {t: turn["image"] for t, turn in enumerate(row["turns"]) if turn.get("image") is not None}
+        return row["identity_image"], faces
+
+
 def _verdict(name: str, entry: dict | None, rules: FilterRules) -> bool | None:
-    """True: passed; False: rejected; None: not judged (no result, or WAI unreadable)."""
-    if entry is None:
+    """True: passed; False: rejected; None: not judged (no result, an unreadable WAI, no face to check)."""
+    if entry is None or entry.get("failure"):
         return None
     if name == "wai":
-        if entry.get("score") is None:
-            return None
         return (entry["score"] - 1) / 4 >= rules.wai_threshold
     return not entry["problems"]
 
@@ -557,6 +616,8 @@ __all__ = [
     "PAPER_REJECTED_PERCENT",
     "RULE_FILTERS",
     "FilterRules",
+    "TurnFaces",
+    "check_turn_faces",
     "PosTagger",
     "basic_problems",
     "build_filter_report",
