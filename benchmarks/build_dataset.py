@@ -60,8 +60,33 @@ WORDS = [
 ]
 
 
-def _sentence(rng: random.Random, n: int) -> str:
+def sentence(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n)).capitalize() + "."
+
+
+def screenplay(rng: random.Random) -> list[dict]:
+    """A dialogue's turns at MIRROR's length (~10.3 exchanges), in the release's speaker/direction/statement shape."""
+    exchanges = max(2, min(20, round(rng.gauss(MEAN_EXCHANGES, 2.5))))
+    return [
+        {
+            "speaker": "Therapist" if t % 2 == 0 else "Client",
+            "stage_direction": sentence(rng, 3)[:-1],
+            "statement": sentence(rng, rng.randint(8, 30)),
+        }
+        for t in range(2 * exchanges)
+    ]
+
+
+def profile_texts(rng: random.Random, i: int) -> dict:
+    """The profile columns of a release row, at their released lengths."""
+    return {
+        "personal_info": f"Client {i} is a 30-year-old person working as a Tester. " + sentence(rng, 12),
+        "personality": "The client exhibits the personality trait of 'X'. " + sentence(rng, 15),
+        "distorted_thought": sentence(rng, 14),
+        "thinking_trap": "catastrophizing, labeling and mislabeling",
+        "reason_for_seeking_counseling": sentence(rng, 20),
+        "cbt_plan": "\n".join(f"{k}. Reality Testing step: {sentence(rng, 18)}" for k in range(1, 6)),
+    }
 
 
 def _png_pool(rng: random.Random) -> list[bytes]:
@@ -99,17 +124,7 @@ def generate(workdir: Path, n_dialogues: int, seed: int = 0) -> dict:
     rows, n_images, n_bytes = [], 0, 0
     for i in range(n_dialogues):
         idx = f"cactus-{i}-{slugs[i % 4]}"
-        exchanges = max(2, min(20, round(rng.gauss(MEAN_EXCHANGES, 2.5))))
-        turns = []
-        for t in range(2 * exchanges):
-            speaker = "Therapist" if t % 2 == 0 else "Client"
-            turns.append(
-                {
-                    "speaker": speaker,
-                    "stage_direction": _sentence(rng, 3)[:-1],
-                    "statement": _sentence(rng, rng.randint(8, 30)),
-                }
-            )
+        turns = screenplay(rng)
         image = f"{2 * i + 1:06d}.jpg"
         (faces / idx).mkdir()
         for t in range(1, len(turns), 2):
@@ -120,12 +135,7 @@ def generate(workdir: Path, n_dialogues: int, seed: int = 0) -> dict:
             {
                 "idx": idx,
                 "model": "gpt-4o-mini",
-                "personal_info": f"Client {i} is a 30-year-old person working as a Tester. " + _sentence(rng, 12),
-                "personality": "The client exhibits the personality trait of 'X'. " + _sentence(rng, 15),
-                "distorted_thought": _sentence(rng, 14),
-                "thinking_trap": "catastrophizing, labeling and mislabeling",
-                "reason_for_seeking_counseling": _sentence(rng, 20),
-                "cbt_plan": "\n".join(f"{k}. Reality Testing step: {_sentence(rng, 18)}" for k in range(1, 6)),
+                **profile_texts(rng, i),
                 "dialogue": "\n".join(f"{t['speaker']}: [{t['stage_direction']}] {t['statement']}" for t in turns),
                 "proc_dialogue": repr(turns),
                 "turn": len(turns) / 2,

@@ -61,10 +61,17 @@ def trim_torn_tail(path: str | Path) -> None:
 
 def append_record(path: str | Path, record: dict) -> None:
     """Append ``record`` as one line, on disk (flushed and fsynced) before this returns."""
+    append_records(path, [record])
+
+
+def append_records(path: str | Path, records: list[dict]) -> None:
+    """Append ``records``, one line each, with one fsync for them all (for results that come in batches)."""
+    if not records:
+        return
     with Path(path).open("a", encoding="utf-8") as f:
-        f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        f.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
         f.flush()
         os.fsync(f.fileno())
 
 
-__all__ = ["append_record", "read_records", "trim_torn_tail"]
+__all__ = ["append_record", "append_records", "read_records", "trim_torn_tail"]

@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.journal import append_record, read_records, trim_torn_tail
+from mirror_hf.journal import append_records, read_records, trim_torn_tail
 from mirror_hf.schema import FILTER_REPORT_FILE
 from mirror_hf.synthesis.canary import UNSAFE_LABELS
 from mirror_hf.synthesis.faces import FACES_FILE
@@ -302,6 +302,9 @@ def filter_dialogues(
         if keys.get(r["filter"]) == r["settings"] and not r.get("failure")
     }
 
+    def line(dialogue: dict, name: str, result: dict) -> dict:
+        return {"idx": dialogue["idx"], "filter": name, "settings": keys[name], **result}
+
     for name in (f for f in filters if f != "faces"):
         todo = [d for d in dialogues if (d["idx"], name) not in done]
         bar = tqdm(
@@ -314,8 +317,8 @@ def filter_dialogues(
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
             found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks))
-            for d, result in zip(part, found, strict=True):
-                append_record(journal, {"idx": d["idx"], "filter": name, "settings": keys[name], **result})
+            lines = [line(d, name, result) for d, result in zip(part, found, strict=True)]
+            append_records(journal, lines)  # a chunk at a time: one fsync, not one per dialogue
             bar.update(len(part))
         bar.close()
     names = [check.name for check in image_checks]
@@ -327,8 +330,10 @@ def filter_dialogues(
         )  # fmt: skip
         for d in todo:
             missing = [check for check in image_checks if (d["idx"], check.name) not in done]
-            for name, result in check_turn_faces(d, missing, *turn_faces.get(d["idx"])).items():
-                append_record(journal, {"idx": d["idx"], "filter": name, "settings": keys[name], **result})
+            found = check_turn_faces(d, missing, *turn_faces.get(d["idx"]))
+            append_records(
+                journal, [{"idx": d["idx"], "filter": n, "settings": keys[n], **r} for n, r in found.items()]
+            )
             bar.update()
         bar.close()
     faces = read_face_verdicts(faces_dir) if "faces" in filters else None
