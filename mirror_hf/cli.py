@@ -358,6 +358,35 @@ def _parser() -> argparse.ArgumentParser:
     images = filter_.add_argument_group("image checks on the built turn faces (the authors' image filtering)")
     _add_check_arguments(images, checks=(), identity_threshold=0.2, flag="--image-checks")
 
+    screenplays = steps.add_parser(
+        "screenplays",
+        help="new dialogues: CACTUS clients with CelebA faces, four resistance types each, screenplays by an LLM",
+        description="Generate new MIRROR dialogues (paper §3.1-3.2): each distinct client of cactus.json gets a "
+        "CelebA face of its gender and a close age (DeepFace), then one profile per resistance type, and an LLM "
+        "(authors: gpt-4o-mini) writes each profile's first session as a screenplay with the Appendix I prompt. "
+        "OUT gets design.jsonl, celeba_faces.jsonl, screenplays.jsonl (all resumable) and mirror_data.csv in the "
+        "release format. Then: expressions, faces, filter, build.",
+        epilog="example:\n  mirror-hf synthesize screenplays --cactus cactus.json --celeba-dir ~/data/celeba "
+        "--model openai:gpt-4o-mini --clients 800 --out new/\n  mirror-hf build --release new/ --celeba-dir "
+        "~/data/celeba --cactus cactus.json --out mirror-new",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    screenplays.add_argument("--cactus", required=True, metavar="FILE", help="CACTUS cactus.json")
+    screenplays.add_argument("--celeba-dir", required=True, metavar="DIR", help="your CelebA copy")
+    screenplays.add_argument("--model", required=True, metavar="SPEC", help="the LLM (authors: gpt-4o-mini)")
+    screenplays.add_argument("--out", required=True, metavar="DIR")
+    screenplays.add_argument("--clients", type=int, help="only the first N distinct clients")
+    screenplays.add_argument("--traits", metavar="FILE", help='JSON {"emotional-resistance": ..., ...} descriptions')
+    screenplays.add_argument("--seed", type=int, default=19, help="the order CelebA faces are tried in (default 19)")
+    screenplays.add_argument("--age-tolerance", type=int, default=5, help="years a face's age may differ (5)")
+    screenplays.add_argument("--max-reads", type=int, default=50, help="new faces read per client at most (50)")
+    screenplays.add_argument("--face-detector", default="opencv", help="DeepFace detector; 'skip' for none")
+    screenplays.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
+    screenplays.add_argument("--concurrency", type=int, default=8, help="screenplays at once (default 8)")
+    screenplays.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
+    screenplays.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    screenplays.add_argument("--quiet", action="store_true", help="no progress bars")
+
     convert = steps.add_parser(
         "convert-canary",
         help="turn Canary's ParlAI checkpoint (canary.tar.gz, unpacked) into a transformers T5 folder",
@@ -623,6 +652,7 @@ def _synthesize(args) -> int:
         "faces": _synthesize_faces,
         "expressions": _synthesize_expressions,
         "filter": _synthesize_filter,
+        "screenplays": _synthesize_screenplays,
         "convert-canary": _convert_canary,
     }
     return steps[args.step](args)
@@ -695,6 +725,51 @@ def _synthesize_filter(args) -> int:
         waiting = f", {row['not_judged']} not judged (a rerun retries)" if row.get("not_judged") else ""
         print(f"  {name:<24} {row['rejected']:>6} of {row['checked']} ({row['rejected_percent']} %{paper}){waiting}")
     print(f"report: {args.out}/filter_report.md; apply it with mirror-hf build ... --filters {args.out}")
+    return 0
+
+
+def _synthesize_screenplays(args) -> int:
+    import asyncio
+
+    from mirror_hf.data.celeba import CelebA
+    from mirror_hf.llm import load_backend
+    from mirror_hf.paths import llm_cache_dir
+    from mirror_hf.synthesis.checks import DeepFaceChecks
+    from mirror_hf.synthesis.design import (
+        RESISTANCE_TRAITS,
+        cactus_clients,
+        design_profiles,
+        load_traits,
+        pair_faces,
+    )
+    from mirror_hf.synthesis.screenplay import write_screenplays
+
+    traits = load_traits(args.traits) if args.traits else RESISTANCE_TRAITS
+    clients = cactus_clients(args.cactus, args.clients)
+    celeba = CelebA(args.celeba_dir)
+    backend = load_backend(args.model, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir())
+    analyze = DeepFaceChecks(detector_backend=args.face_detector).analyze
+    faces = pair_faces(
+        clients, celeba, analyze, args.out, seed=args.seed, age_tolerance=args.age_tolerance,
+        max_reads=args.max_reads, progress=not args.quiet,
+    )  # fmt: skip
+    faceless = [c["row"] for c in clients if faces.get(c["row"]) is None]
+    profiles = design_profiles(clients, faces, traits)
+    sampling = {"temperature": args.temperature} if args.temperature is not None else {}
+    report = asyncio.run(
+        write_screenplays(
+            profiles, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, sampling=sampling,
+            progress=not args.quiet,
+        )
+    )  # fmt: skip
+    print(
+        f"{len(clients)} clients ({len(faceless)} without a CelebA face of their gender, left out), "
+        f"{report['profiles']} profiles: {report['written']} screenplays written now, {report['already_done']} "
+        f"before, {report['failed']} failed (a rerun retries them) -> {report['file']} ({report['release_rows']} rows)"
+    )
+    if faceless:
+        print(f"  clients without a face (CACTUS rows): {faceless[:10]}")
+    print(f"next: mirror-hf build --release {args.out} --celeba-dir {args.celeba_dir} --cactus {args.cactus}")
     return 0
 
 

@@ -15,10 +15,12 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
-from collections.abc import Callable, Hashable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Hashable
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
@@ -74,4 +76,39 @@ def append_records(path: str | Path, records: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
-__all__ = ["append_record", "append_records", "read_records", "trim_torn_tail"]
+async def record_each(
+    jobs: list,
+    work: Callable[[object], Awaitable[dict]],
+    path: str | Path,
+    *,
+    concurrency: int,
+    desc: str,
+    unit: str,
+    already: int = 0,
+    progress: bool = True,
+) -> Counter:
+    """``await work(job)`` for every job, ``concurrency`` at a time, each record appended to ``path`` as soon as its
+    job is done (a killed run loses only the jobs in flight). Returns the count of records ``done`` and ``failed``
+    (those with a ``failure``); ``already``: jobs done before, for the progress bar."""
+    from datasets.utils.tqdm import tqdm
+
+    semaphore, write_lock, counts = asyncio.Semaphore(concurrency), asyncio.Lock(), Counter()
+    bar = tqdm(total=already + len(jobs), initial=already, desc=desc, unit=unit, disable=not progress)
+
+    async def one(job) -> None:
+        async with semaphore:
+            record = await work(job)
+        async with write_lock:
+            append_record(path, record)
+        counts["failed" if record.get("failure") else "done"] += 1
+        bar.set_postfix(failed=counts["failed"])
+        bar.update()
+
+    try:
+        await asyncio.gather(*(one(job) for job in jobs))
+    finally:
+        bar.close()
+    return counts
+
+
+__all__ = ["append_record", "append_records", "read_records", "record_each", "trim_torn_tail"]

@@ -123,22 +123,34 @@ class DeepFaceChecks:
         self.identity_threshold, self.max_age_gap = identity_threshold, max_age_gap
         self._references: dict[str, tuple] = {}
 
-    def _read(self, image) -> tuple | None:
-        """(embedding, dominant gender, age) of the one face in ``image``; None when DeepFace finds none."""
+    def _deepface(self, call, image, **options):
+        """``call`` (DeepFace.represent or .analyze) on the one face of ``image``; None when DeepFace finds none."""
         import numpy as np
 
         bgr = np.asarray(image.convert("RGB"))[:, :, ::-1].copy()
-        options = {"detector_backend": self.detector, "enforce_detection": True}
         try:
-            embedding = self.deepface.represent(bgr, model_name=self.model, **options)[0]["embedding"]
-            analysis = self.deepface.analyze(bgr, actions=("gender", "age"), silent=True, **options)[0]
+            return call(bgr, detector_backend=self.detector, enforce_detection=True, **options)[0]
         except ValueError as err:
             if "could not be detected" in str(err):  # no face: the face fails its checks
                 return None
             raise MirrorError(  # e.g. a model or detector file DeepFace could not download
                 f"DeepFace failed: {err}", fix="check the network, or put the file where the message says"
             ) from err
-        return np.asarray(embedding, dtype=float), analysis["dominant_gender"], float(analysis["age"])
+
+    def analyze(self, image) -> tuple[str, float] | None:
+        """(dominant gender, apparent age) of the one face in ``image``; None when DeepFace finds none."""
+        found = self._deepface(self.deepface.analyze, image, actions=("gender", "age"), silent=True)
+        return None if found is None else (found["dominant_gender"], float(found["age"]))
+
+    def _read(self, image) -> tuple | None:
+        """(embedding, dominant gender, age) of the one face in ``image``; None when DeepFace finds none."""
+        import numpy as np
+
+        represented = self._deepface(self.deepface.represent, image, model_name=self.model)
+        analysis = None if represented is None else self.analyze(image)
+        if analysis is None:
+            return None
+        return np.asarray(represented["embedding"], dtype=float), *analysis
 
     def _compare(self, image, turn: dict) -> dict[str, CheckResult]:
         import numpy as np

@@ -17,8 +17,11 @@ Example:
     >>> intake = parse_intake_form("Name:\\nLaura Saunders\\nAge:\\n45\\nGender:\\nfemale\\nOccupation: Office Job\\n"
     ...     "Education: College Graduate\\nMarital Status: Single\\nFamily Details: Lives alone\\n\\n"
     ...     "3. Reason for Seeking Counseling\\nMy running goals get me down.\\n\\n4. Past History\\nNone.")
-    >>> personal_info(intake).split(". ")
-    ['Laura Saunders is a 45-year-old female working as a Office Job', 'With a background in College Graduate', 'Laura Saunders is currently Single', 'Lives alone.']
+    >>> for sentence in personal_info(intake).split(". "): print(sentence)
+    Laura Saunders is a 45-year-old female working as a Office Job
+    With a background in College Graduate
+    Laura Saunders is currently Single
+    Lives alone.
     >>> intake.reason
     'My running goals get me down.'
 """

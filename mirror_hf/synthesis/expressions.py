@@ -16,13 +16,11 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from mirror_hf.journal import append_record, read_records, trim_torn_tail
+from mirror_hf.journal import read_records, record_each, trim_torn_tail
 from mirror_hf.llm import BackendError, ChatRequest
 from mirror_hf.prompts import load_prompt
 
@@ -117,8 +115,6 @@ async def describe_expressions(
     """Describe every client turn of ``dialogues`` (rows of the ``dialogues`` config) not yet described in
     ``out_dir/expressions.jsonl``; returns counts. Each finished turn is appended at once, so a killed run loses
     only the turns in flight, and a rerun retries the failed ones."""
-    from datasets.utils.tqdm import tqdm
-
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / EXPRESSIONS_FILE
@@ -130,17 +126,15 @@ async def describe_expressions(
         for t, turn in enumerate(d["turns"])
         if turn["speaker"] == "client" and (d["idx"], t) not in done
     ]
-    semaphore, write_lock, counts = asyncio.Semaphore(concurrency), asyncio.Lock(), Counter()
-    bar = tqdm(total=len(done) + len(jobs), initial=len(done), desc="Expressions", unit="turn", disable=not progress)
 
-    async def one(dialogue: dict, t: int) -> None:
-        async with semaphore:
-            found = await describe_turn(backend, dialogue["turns"], t, reasks=reasks)
+    async def describe(job: tuple[dict, int]) -> dict:
+        dialogue, t = job
+        found = await describe_turn(backend, dialogue["turns"], t, reasks=reasks)
         prompt = negative = None
         if found["failure"] is None:
             expressions = Expressions(found["expression"], found["contrasting"])
             prompt, negative = photomaker_prompts(dialogue.get("gender"), expressions)
-        record = {
+        return {
             "idx": dialogue["idx"],
             "turn": t,
             "celeba_image": dialogue.get("celeba_image"),
@@ -152,15 +146,18 @@ async def describe_expressions(
             "negative_prompt": negative,
             "model": backend.id,
         }
-        async with write_lock:
-            append_record(journal, record)
-        counts["failed" if found["failure"] else "described"] += 1
-        bar.set_postfix(failed=counts["failed"])
-        bar.update()
 
-    await asyncio.gather(*(one(d, t) for d, t in jobs))
-    bar.close()
-    return {"client_turns": len(done) + len(jobs), "already_done": len(done), **counts, "file": str(journal)}
+    counts = await record_each(
+        jobs, describe, journal, concurrency=concurrency, desc="Expressions", unit="turn", already=len(done),
+        progress=progress,
+    )  # fmt: skip
+    return {
+        "client_turns": len(done) + len(jobs),
+        "already_done": len(done),
+        "described": counts["done"],
+        "failed": counts["failed"],
+        "file": str(journal),
+    }
 
 
 __all__ = [

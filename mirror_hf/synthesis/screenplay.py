@@ -1,0 +1,168 @@
+"""New MIRROR dialogues, step 2 (paper §3.2): an LLM writes each designed profile's first session as a screenplay
+(``Therapist: [stage direction] statement`` / ``Client: [...] ...``), with the Appendix I prompt; the authors used
+gpt-4o-mini-2024-07-18. The screenplays are then written as release files (``mirror_data.csv`` in the authors'
+code-produced format), which ``mirror-hf build --release`` reads like the released ones.
+
+Where the paper is silent: the sampling (none is sent: the server's defaults, as the authors' calls set none that
+the paper reports), the ``CBT Plan`` section (the technique's name, then the plan's steps), and what makes an answer
+unreadable (fewer than two parsed lines, or only one speaker: asked again, then recorded as a failure). Lines are
+parsed with the authors' grammar (other lines dropped); everything else is left to the filters
+(:mod:`mirror_hf.synthesis.filters`).
+
+Example:
+    >>> messages = render_screenplay_messages({"personal_info": "Ann is a nurse.", "personality": "Open.",
+    ...     "distorted_thought": "I fail.", "thinking_trap": "labeling", "reason_for_seeking_counseling": "Stress.",
+    ...     "cbt_technique": "Reality Testing", "cbt_plan": "1. Test the thought."})
+    >>> messages[1]["content"].splitlines()[-5:-2]
+    ['CBT Plan ##', 'Reality Testing', '1. Test the thought.']
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from mirror_hf.data.release import TRAIN_FILES, parse_screenplay
+from mirror_hf.journal import read_records, record_each, trim_torn_tail
+from mirror_hf.llm import BackendError, ChatRequest
+from mirror_hf.prompts import load_prompt
+
+SCREENPLAYS_FILE = "screenplays.jsonl"
+RELEASE_COLUMNS = (  # the authors' code-produced columns (RELEASE_FORMAT), and the technique
+    "idx", "model", "personal_info", "personality", "distorted_thought", "thinking_trap",
+    "reason_for_seeking_counseling", "cbt_technique", "cbt_plan", "dialogue", "proc_dialogue", "turn", "resistance",
+    "img_path", "identity", "age", "dominant_gender",
+)  # fmt: skip
+
+
+def render_screenplay_messages(profile: dict) -> list[dict]:
+    """The system and user messages of Appendix I for one designed profile."""
+    query = load_prompt("screenplay_query").render(
+        personal_info=profile["personal_info"],
+        personality=profile["personality"],
+        distorted_thought=profile["distorted_thought"],
+        thinking_traps=profile["thinking_trap"],
+        reason=profile["reason_for_seeking_counseling"],
+        cbt_technique_and_plan=f"{profile['cbt_technique']}\n{profile['cbt_plan']}",
+    )
+    return [
+        {"role": "system", "content": load_prompt("screenplay_system").template},
+        {"role": "user", "content": query},
+    ]
+
+
+def parse_generated_screenplay(text: str) -> list[dict]:
+    """The turns of a generated screenplay (``speaker``, ``stage_direction``, ``statement``); ValueError when it
+    has fewer than two or only one speaker."""
+    turns = [
+        {"speaker": t.speaker, "stage_direction": t.stage_direction, "statement": t.statement}
+        for t in parse_screenplay(text)
+    ]
+    if len(turns) < 2 or {t["speaker"] for t in turns} != {"therapist", "client"}:
+        raise ValueError(f"{len(turns)} screenplay line(s), speakers {sorted({t['speaker'] for t in turns})}")
+    return turns
+
+
+async def write_screenplay(backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None) -> dict:
+    """One profile's screenplay: ``{"idx", "text", "turns", "raw", "failure", "model"}``; an unreadable answer is
+    asked again with a new seed up to ``reasks`` times, then recorded as a failure."""
+    messages = render_screenplay_messages(profile)
+    raw, problems = [], []
+    record = {"idx": profile["idx"], "text": None, "turns": None, "raw": raw, "failure": None, "model": backend.id}
+    for attempt in range(reasks + 1):
+        seed = {"seed": attempt} if attempt else {}
+        try:
+            response = await backend.chat(ChatRequest.of(messages, **(sampling or {}), **seed))
+        except BackendError as err:
+            return {**record, "failure": f"backend: {err}"}
+        raw.append(response.text)
+        try:
+            turns = parse_generated_screenplay(response.text)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        return {**record, "text": response.text, "turns": turns}
+    return {**record, "failure": "unreadable: " + "; ".join(problems)}
+
+
+async def write_screenplays(
+    profiles: list[dict],
+    backend,
+    out_dir: str | Path,
+    *,
+    concurrency: int = 8,
+    reasks: int = 3,
+    sampling: dict | None = None,
+    progress: bool = True,
+) -> dict:
+    """Write the screenplay of every profile not yet written in ``out_dir/screenplays.jsonl`` (a rerun retries the
+    failed ones), then the release files (:func:`write_release_files`); returns counts."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    journal = out / SCREENPLAYS_FILE
+    trim_torn_tail(journal)
+    done = {r["idx"] for r in read_records(journal, _idx) if r["failure"] is None}
+    jobs = [p for p in profiles if p["idx"] not in done]
+
+    async def write(profile: dict) -> dict:
+        return await write_screenplay(backend, profile, reasks=reasks, sampling=sampling)
+
+    counts = await record_each(
+        jobs, write, journal, concurrency=concurrency, desc="Screenplays", unit="dialogue", already=len(done),
+        progress=progress,
+    )  # fmt: skip
+    written = write_release_files(profiles, read_records(journal, _idx), out)
+    return {
+        "profiles": len(profiles),
+        "already_done": len(done),
+        "written": counts["done"],
+        "failed": counts["failed"],
+        "release_rows": written,
+        "file": str(out / TRAIN_FILES[0]),
+    }
+
+
+def _idx(record: dict) -> str:
+    return record["idx"]
+
+
+def write_release_files(profiles: list[dict], screenplays: list[dict], out_dir: str | Path) -> int:
+    """``mirror_data.csv`` in the authors' format: one row per profile with a screenplay, ``proc_dialogue`` a Python
+    literal with ``Therapist``/``Client``, ``turn`` = utterances / 2; written whole, then renamed. Returns the rows."""
+    by_idx = {s["idx"]: s for s in screenplays if s["failure"] is None}
+    path = Path(out_dir) / TRAIN_FILES[0]
+    partial = path.with_name(f".{path.name}.partial")
+    rows = 0
+    with partial.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, fieldnames=RELEASE_COLUMNS)
+        writer.writeheader()
+        for profile in profiles:
+            screenplay = by_idx.get(profile["idx"])
+            if screenplay is None:
+                continue
+            turns = [{**t, "speaker": t["speaker"].capitalize()} for t in screenplay["turns"]]
+            slug = profile["idx"].split("-", 2)[2]
+            writer.writerow(
+                {
+                    **{k: profile.get(k) for k in RELEASE_COLUMNS},
+                    "model": screenplay["model"],
+                    "dialogue": screenplay["text"],
+                    "proc_dialogue": repr(turns),
+                    "turn": len(turns) / 2,
+                    "resistance": slug.replace("-", " "),
+                }
+            )
+            rows += 1
+    partial.replace(path)
+    return rows
+
+
+__all__ = [
+    "RELEASE_COLUMNS",
+    "SCREENPLAYS_FILE",
+    "parse_generated_screenplay",
+    "render_screenplay_messages",
+    "write_release_files",
+    "write_screenplay",
+    "write_screenplays",
+]
