@@ -111,6 +111,8 @@ def test_each_client_is_one_face_and_four_resistance_variants(tmp_path, celeba_d
             continue
         assert readings[face["image"]] == (face["dominant_gender"], face["age"])
         assert face["dominant_gender"] == wanted[row][0] and face["identity"] == celeba.identities[face["image"]]
+    assert faces[2]["age"] == 40  # within the tolerance: taken before any other face is read
+    assert faces[0]["age"] == 45  # no man of 27-37 among faces CelebA marks male: the closest age read
     identities = [f["identity"] for f in faces.values() if f]
     assert len(identities) == len(set(identities))  # each CelebA identity once
     first_reads = len(reads)
