@@ -98,6 +98,14 @@ def _face_checks(args) -> list:
     return checks
 
 
+def _add_llm_arguments(parser, *, at_once: str, what: str = "") -> None:
+    """How a command calls its LLM: concurrency, re-asks of unreadable answers, the response cache."""
+    parser.add_argument("--concurrency", type=int, default=8, help=f"{at_once} at once (default 8)")
+    what = f" {what}" if what else ""
+    parser.add_argument("--reasks", type=int, default=3, help=f"re-asks of an unreadable{what} answer (default 3)")
+    parser.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mirror-hf",
@@ -254,9 +262,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--tokenizer", metavar="NAME", help="count response length with this tokenizer")
     evaluate.add_argument("--weighted", action="store_true", help="probability-weighted scores from logprobs")
     evaluate.add_argument("--samples", type=int, default=1, help="judgements per item, averaged (default 1)")
-    evaluate.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
-    evaluate.add_argument("--concurrency", type=int, default=8, help="judge calls at once (default 8)")
-    evaluate.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    _add_llm_arguments(evaluate, at_once="judge calls")
     evaluate.add_argument(
         "--model-card",
         action="append",
@@ -288,9 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     expressions.add_argument("--model", required=True, metavar="SPEC", help="the LLM (authors: Llama-3-8B-Instruct)")
     expressions.add_argument("--out", required=True, metavar="DIR")
     expressions.add_argument("--dialogues", type=int, help="only the first N dialogues")
-    expressions.add_argument("--concurrency", type=int, default=8, help="turns at once (default 8)")
-    expressions.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
-    expressions.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    _add_llm_arguments(expressions, at_once="turns")
     expressions.add_argument("--quiet", action="store_true", help="no progress bar")
 
     faces = steps.add_parser(
@@ -351,9 +355,7 @@ def _parser() -> argparse.ArgumentParser:
     filter_.add_argument("--wai-guidelines", metavar="FILE", help='JSON {"1": ..., "12": ...} of WAI item guidelines')
     filter_.add_argument("--faces", metavar="DIR", help="the --out folder of synthesize faces (its faces.jsonl)")
     filter_.add_argument("--dialogues", type=int, help="only the first N dialogues")
-    filter_.add_argument("--concurrency", type=int, default=8, help="WAI judge calls at once (default 8)")
-    filter_.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable WAI answer (default 3)")
-    filter_.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    _add_llm_arguments(filter_, at_once="WAI judge calls", what="WAI")
     filter_.add_argument("--quiet", action="store_true", help="no progress bars")
     images = filter_.add_argument_group("image checks on the built turn faces (the authors' image filtering)")
     _add_check_arguments(images, checks=(), identity_threshold=0.2, flag="--image-checks")
@@ -382,9 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     screenplays.add_argument("--max-reads", type=int, default=50, help="new faces read per client at most (50)")
     screenplays.add_argument("--face-detector", default="opencv", help="DeepFace detector; 'skip' for none")
     screenplays.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
-    screenplays.add_argument("--concurrency", type=int, default=8, help="screenplays at once (default 8)")
-    screenplays.add_argument("--reasks", type=int, default=3, help="re-asks of an unreadable answer (default 3)")
-    screenplays.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+    _add_llm_arguments(screenplays, at_once="screenplays")
     screenplays.add_argument("--quiet", action="store_true", help="no progress bars")
 
     convert = steps.add_parser(

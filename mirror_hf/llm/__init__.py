@@ -11,15 +11,18 @@ Example:
 
 from mirror_hf.llm.cache import ResponseCache
 from mirror_hf.llm.images import image_to_data_url, user_message
+from mirror_hf.llm.reask import Answer, ask_until_read
 from mirror_hf.llm.spec import load_backend, parse_spec
 from mirror_hf.llm.types import BackendError, ChatRequest, ChatResponse, TokenUsage
 
 __all__ = [
+    "Answer",
     "BackendError",
     "ChatRequest",
     "ChatResponse",
     "ResponseCache",
     "TokenUsage",
+    "ask_until_read",
     "image_to_data_url",
     "load_backend",
     "parse_spec",

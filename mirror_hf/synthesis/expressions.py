@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mirror_hf.journal import read_records, record_each, trim_torn_tail
-from mirror_hf.llm import BackendError, ChatRequest
+from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
 
 EXPRESSIONS_FILE = "expressions.jsonl"
@@ -79,24 +79,17 @@ def photomaker_prompts(gender: str | None, expressions: Expressions) -> tuple[st
 async def describe_turn(backend, turns: list[dict], t: int, *, reasks: int = 3, sampling: dict | None = None) -> dict:
     """One client turn's expressions: ``{"expression", "contrasting", "raw", "failure"}``; an unreadable answer is
     asked again with a new seed up to ``reasks`` times, then recorded as a failure (never invented)."""
-    prompt = render_expression_prompt(turns, t)
-    settings = {**EXPRESSION_SAMPLING, **(sampling or {})}
-    raw, problems = [], []
-    for attempt in range(reasks + 1):
-        seed = {"seed": attempt} if attempt else {}  # a cached or greedy answer is not simply repeated
-        request = ChatRequest.of([{"role": "user", "content": prompt}], **settings, **seed)
-        try:
-            response = await backend.chat(request)
-        except BackendError as err:
-            return {"expression": None, "contrasting": None, "raw": raw, "failure": f"backend: {err}"}
-        raw.append(response.text)
-        try:
-            found = parse_expressions(response.text)
-        except ValueError as err:
-            problems.append(str(err))
-            continue
-        return {"expression": found.expression, "contrasting": found.contrasting, "raw": raw, "failure": None}
-    return {"expression": None, "contrasting": None, "raw": raw, "failure": "unreadable: " + "; ".join(problems)}
+    messages = [{"role": "user", "content": render_expression_prompt(turns, t)}]
+    answer = await ask_until_read(
+        backend, messages, parse_expressions, reasks=reasks, sampling={**EXPRESSION_SAMPLING, **(sampling or {})}
+    )
+    found = answer.value or Expressions(None, None)
+    return {
+        "expression": found.expression,
+        "contrasting": found.contrasting,
+        "raw": answer.raw,
+        "failure": answer.failure,
+    }
 
 
 def _key(record: dict) -> tuple[str, int]:

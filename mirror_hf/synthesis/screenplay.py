@@ -24,7 +24,7 @@ from pathlib import Path
 
 from mirror_hf.data.release import TRAIN_FILES, parse_screenplay
 from mirror_hf.journal import read_records, record_each, trim_torn_tail
-from mirror_hf.llm import BackendError, ChatRequest
+from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
 
 SCREENPLAYS_FILE = "screenplays.jsonl"
@@ -66,23 +66,17 @@ def parse_generated_screenplay(text: str) -> list[dict]:
 async def write_screenplay(backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None) -> dict:
     """One profile's screenplay: ``{"idx", "text", "turns", "raw", "failure", "model"}``; an unreadable answer is
     asked again with a new seed up to ``reasks`` times, then recorded as a failure."""
-    messages = render_screenplay_messages(profile)
-    raw, problems = [], []
-    record = {"idx": profile["idx"], "text": None, "turns": None, "raw": raw, "failure": None, "model": backend.id}
-    for attempt in range(reasks + 1):
-        seed = {"seed": attempt} if attempt else {}
-        try:
-            response = await backend.chat(ChatRequest.of(messages, **(sampling or {}), **seed))
-        except BackendError as err:
-            return {**record, "failure": f"backend: {err}"}
-        raw.append(response.text)
-        try:
-            turns = parse_generated_screenplay(response.text)
-        except ValueError as err:
-            problems.append(str(err))
-            continue
-        return {**record, "text": response.text, "turns": turns}
-    return {**record, "failure": "unreadable: " + "; ".join(problems)}
+    answer = await ask_until_read(
+        backend, render_screenplay_messages(profile), parse_generated_screenplay, reasks=reasks, sampling=sampling
+    )
+    return {
+        "idx": profile["idx"],
+        "text": answer.text,
+        "turns": answer.value,
+        "raw": answer.raw,
+        "failure": answer.failure,
+        "model": backend.id,
+    }
 
 
 async def write_screenplays(

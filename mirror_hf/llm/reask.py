@@ -1,0 +1,50 @@
+"""Ask until the answer can be read: a model's unreadable answer is asked again with a new seed (so neither the
+response cache nor a greedy server repeats it), a bounded number of times, and what could not be read is reported,
+never invented.
+
+Example:
+    >>> asyncio.run(ask_until_read(backend, messages, parse_expressions, reasks=3))   # doctest: +SKIP
+    Answer(value=Expressions(...), raw=['- Facial Expression Description: ...'], text='...', failure=None)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mirror_hf.llm.types import BackendError, ChatRequest
+
+
+@dataclass
+class Answer:
+    value: object = None  # what ``parse`` returned for the first readable answer
+    raw: list[str] = field(default_factory=list)  # every answer, in order
+    text: str | None = None  # the answer that was read
+    failure: str | None = None  # "backend: ..." or "unreadable: ..." when nothing could be read
+
+
+async def ask_until_read(
+    backend, messages: list[dict], parse: Callable[[str], object], *, reasks: int = 3, sampling: dict | None = None
+) -> Answer:
+    """``parse(text)`` of the first answer it does not reject with ValueError; ``reasks`` more tries at most."""
+    answer, problems = Answer(), []
+    for attempt in range(reasks + 1):
+        seed = {"seed": attempt} if attempt else {}
+        try:
+            response = await backend.chat(ChatRequest.of(messages, **(sampling or {}), **seed))
+        except BackendError as err:
+            answer.failure = f"backend: {err}"
+            return answer
+        answer.raw.append(response.text)
+        try:
+            answer.value = parse(response.text)
+        except ValueError as err:
+            problems.append(str(err))
+            continue
+        answer.text = response.text
+        return answer
+    answer.failure = "unreadable: " + "; ".join(problems)
+    return answer
+
+
+__all__ = ["Answer", "ask_until_read"]
