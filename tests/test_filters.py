@@ -231,6 +231,8 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
         assert set(load_dataset(str(mirror), "sft_base", split="train")["idx"]) == {idx_of(CASES["clean"])}
         inputs = json.loads((mirror / "build_report.json").read_text())["inputs"]
         assert inputs["filtered_out"] == 5 and inputs["filtered_out_by_copy_paste"] == 1
+        card = (mirror / "README.md").read_text()
+        assert "`mirror-hf synthesize filter`): 5 dialogues left out (basic 1, canary 1, copy_paste 1," in card
 
         # a run killed after some results: the rerun does only the rest (here: the last two dialogues' WAI)
         journal = out / FILTERS_FILE

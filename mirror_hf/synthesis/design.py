@@ -224,7 +224,7 @@ def pair_faces(
     readings = {r["image"]: r for r in read_records(readings_file, key=lambda r: r["image"])}
     paired = {r["row"]: r["face"] for r in read_records(design_file, key=lambda r: r["row"])}
     used = {face["identity"] for face in paired.values() if face}
-    order = sorted(celeba.identities) if celeba.identities else sorted(celeba.attributes)
+    order = sorted(celeba.identities)  # every CelebA image (identity_CelebA.txt lists them all)
     random.Random(seed).shuffle(order)
     position = dict.fromkeys(DEEPFACE_GENDERS.values(), 0)  # how far each gender's walk through `order` got
 

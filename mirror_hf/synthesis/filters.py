@@ -305,22 +305,24 @@ def filter_dialogues(
     def line(dialogue: dict, name: str, result: dict) -> dict:
         return {"idx": dialogue["idx"], "filter": name, "settings": keys[name], **result}
 
-    for name in (f for f in filters if f != "faces"):
-        todo = [d for d in dialogues if (d["idx"], name) not in done]
-        bar = tqdm(
-            total=len(dialogues),
-            initial=len(dialogues) - len(todo),
-            desc=f"Filter {name}",
-            unit="dialogue",
-            disable=not progress,
-        )
-        for start in range(0, len(todo), chunk):
-            part = todo[start : start + chunk]
-            found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks))
-            lines = [line(d, name, result) for d, result in zip(part, found, strict=True)]
-            append_records(journal, lines)  # a chunk at a time: one fsync, not one per dialogue
-            bar.update(len(part))
-        bar.close()
+    loop = asyncio.new_event_loop() if "wai" in filters else None  # one loop for all WAI chunks: the clients live on it
+    try:
+        for name in (f for f in filters if f != "faces"):
+            todo = [d for d in dialogues if (d["idx"], name) not in done]
+            bar = tqdm(
+                total=len(dialogues), initial=len(dialogues) - len(todo), desc=f"Filter {name}", unit="dialogue",
+                disable=not progress,
+            )  # fmt: skip
+            for start in range(0, len(todo), chunk):
+                part = todo[start : start + chunk]
+                found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks, loop))
+                lines = [line(d, name, result) for d, result in zip(part, found, strict=True)]
+                append_records(journal, lines)  # a chunk at a time: one fsync, not one per dialogue
+                bar.update(len(part))
+            bar.close()
+    finally:
+        if loop is not None:
+            loop.close()
     names = [check.name for check in image_checks]
     if names:  # one pass over the faces for all the checks: each face is decoded once
         todo = [d for d in dialogues if any((d["idx"], name) not in done for name in names)]
@@ -360,7 +362,8 @@ def _check(name: str, part: list[dict], rules: FilterRules, tagger, canary, judg
         return [{"problems": pos_problems([next(tags) for _ in d["turns"]], rules)} for d in part]
     if name == "canary":
         return _canary_check(part, canary, rules)
-    return asyncio.run(_wai_check(part, judge, *wai))
+    items, reasks, loop = wai
+    return loop.run_until_complete(_wai_check(part, judge, items, reasks))
 
 
 def _default_wai_items():
