@@ -72,7 +72,8 @@ PAPER_REJECTED_PERCENT = {
 NOTEBOOK_DROPPED = {"before filtering": 41223, "pos_repetition": 424, "canary": 452, "clip": 1217, "nsfw": 3218}
 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
-_FILLERS = {"um", "uh", "hmm", "hm", "mm", "mhm", "mm-hmm", "uh-huh", "er", "ah", "oh", "okay", "ok", "so", "well"}
+# words a filler-only line is made of ("mm-hmm" reads as mm, hmm)
+_FILLERS = {"um", "uh", "huh", "hmm", "hm", "mm", "mhm", "er", "ah", "oh", "okay", "ok", "so", "well"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 
@@ -216,15 +217,14 @@ def wai_transcript(dialogue: dict) -> list[dict]:
 
 
 def read_face_verdicts(faces_dir: str | Path) -> dict[str, dict]:
-    """idx -> {"rejected": {turn: [checks failed by its last face]}, "first_failed": {turn: [...]}, "drawn": n}
-    from the ``faces.jsonl`` of ``mirror-hf synthesize faces``."""
+    """idx -> {"rejected": {turn: [checks failed by its last face]}, "first_failed": {turn: [checks its first face
+    failed]}} from the ``faces.jsonl`` of ``mirror-hf synthesize faces``."""
     path = Path(faces_dir) / FACES_FILE
     if not path.is_file():
         raise MirrorError("no faces journal here", file=str(path), fix="give the --out folder of synthesize faces")
     verdicts: dict[str, dict] = {}
     for record in read_records(path, key=lambda r: (r["idx"], r["turn"])):
-        entry = verdicts.setdefault(record["idx"], {"rejected": {}, "first_failed": {}, "drawn": 0})
-        entry["drawn"] += 1
+        entry = verdicts.setdefault(record["idx"], {"rejected": {}, "first_failed": {}})
         if record["status"] == "rejected":
             entry["rejected"][record["turn"]] = [c["name"] for c in record.get("checks", []) if not c["passed"]]
         if record.get("first_failed") is not None:
@@ -281,6 +281,7 @@ def filter_dialogues(
     if repeated:
         raise MirrorError(f"dialogue ids appear more than once: {repeated[:5]}", fix="give each dialogue once")
 
+    faces = read_face_verdicts(faces_dir) if "faces" in filters else None  # read first: a wrong folder fails fast
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / FILTERS_FILE
@@ -333,12 +334,9 @@ def filter_dialogues(
         for d in todo:
             missing = [check for check in image_checks if (d["idx"], check.name) not in done]
             found = check_turn_faces(d, missing, *turn_faces.get(d["idx"]))
-            append_records(
-                journal, [{"idx": d["idx"], "filter": n, "settings": keys[n], **r} for n, r in found.items()]
-            )
+            append_records(journal, [line(d, name, result) for name, result in found.items()])
             bar.update()
         bar.close()
-    faces = read_face_verdicts(faces_dir) if "faces" in filters else None
     ran = (*(f for f in filters if f != "faces"), *names, *(("faces",) if faces is not None else ()))
     report = build_filter_report(
         [d["idx"] for d in dialogues], read_records(journal, _record_key), ran, rules, keys, faces
