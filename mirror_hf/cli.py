@@ -659,7 +659,6 @@ def _synthesize(args) -> int:
 
 
 def _synthesize_filter(args) -> int:
-
     from mirror_hf.synthesis.filters import RULE_FILTERS, FilterRules, PosTagger, filter_dialogues
 
     filters = [f.strip() for f in args.filters.split(",") if f.strip()]
@@ -667,14 +666,14 @@ def _synthesize_filter(args) -> int:
     if unknown:
         raise MirrorError(
             f"--filters {unknown}: not rule filters",
-            fix=f"use {','.join(RULE_FILTERS)}; --canary, --wai-judge and --faces add the others",
+            fix=f"use {','.join(RULE_FILTERS)}; --canary, --wai-judge, --image-checks and --faces add the others",
         )
+    speakers = tuple(s.strip() for s in args.canary_speakers.split(",") if s.strip())
+    if not speakers or set(speakers) - {"therapist", "client"}:
+        raise MirrorError(f"--canary-speakers {args.canary_speakers!r}", fix="therapist, client or therapist,client")
     added = {"canary": args.canary, "wai": args.wai_judge, "faces": args.faces}
     filters += [name for name, given in added.items() if given]
-    rules = FilterRules(
-        canary_speakers=tuple(s.strip() for s in args.canary_speakers.split(",") if s.strip()),
-        wai_threshold=args.wai_threshold,
-    )
+    rules = FilterRules(canary_speakers=speakers, wai_threshold=args.wai_threshold)
     tagger = canary = judge = items = turn_faces = None  # models load before any dialogue is read: fail fast
     image_checks = _face_checks(args)
     if "pos_repetition" in filters:

@@ -281,6 +281,7 @@ def test_filter_options_fail_before_any_work(built, tmp_path):
     assert main([*base, "--filters", "basic,wai"]) == 2  # wai comes with its judge, not by name
     assert main([*base, "--pos-model", str(tmp_path / "no-such-model")]) == 2
     assert main([*base, "--filters", "basic", "--faces", str(tmp_path)]) == 2  # no faces.jsonl there
+    assert main([*base, "--filters", "basic", "--canary-speakers", "therapists"]) == 2
     assert not (tmp_path / "f").exists()
     assert main(["build", "--sample", "--out", str(tmp_path / "m"), "--filters", str(tmp_path)]) == 2
     bad = tmp_path / "bad"
