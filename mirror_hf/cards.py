@@ -18,6 +18,7 @@ import datasets
 from huggingface_hub import DatasetCard, DatasetCardData, EvalResult, ModelCard, ModelCardData
 
 from mirror_hf.data.builder import CITATION, DESCRIPTIONS
+from mirror_hf.data.release import TRAIN_FILES
 from mirror_hf.schema import (
     CONFIG_SPLITS,
     DIALOGUES,
@@ -244,6 +245,28 @@ def add_eval_results(readme: str | Path, results: list[EvalResult]) -> Path:
         card.text = card.text.rstrip() + "\n\n" + section
     card.save(readme)
     return readme
+
+
+def render_release_card(report: dict, load_path: str | None = None) -> str:
+    """The card of new dialogues written by ``mirror-hf synthesize screenplays`` (release files, no images);
+    ``load_path`` (the Hub id once pushed) is what its build example reads."""
+    data = DatasetCardData(
+        license="other",
+        language=["en"],
+        pretty_name="New MIRROR counseling dialogues",
+        tags=["mirror-hf", "synthetic", "psychotherapy", "cbt"],
+        configs=[
+            {
+                "config_name": "default",
+                "data_files": TRAIN_FILES[0],
+                "description": cache_key(report.get("data_sha256", "")),
+            }
+        ],
+    )
+    card = DatasetCard.from_template(
+        data, template_str=_template("release_card.md"), report=report, load_path=load_path
+    )
+    return str(card)
 
 
 def render_sessions_card(

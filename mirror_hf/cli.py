@@ -402,16 +402,18 @@ def _parser() -> argparse.ArgumentParser:
 
     push = sub.add_parser(
         "push",
-        help="publish a built dataset, a sessions run, an adapter, a merged model or a metric Space to the Hub",
-        description="Publish a folder mirror-hf wrote (build --out, simulate --out, evaluate --out, a training "
-        "output_dir, export --out) as a Hub repository in one commit, with its card rendered for that repository; or "
-        "a metric (wai_alliance, "
-        "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
-        "published: a folder holding faces needs --private (checked on the Hub) or --drop-images.",
+        help="publish a built dataset, a sessions run, an evaluation, new dialogues, an adapter, a merged model or a "
+        "metric Space to the Hub",
+        description="Publish a folder mirror-hf wrote (build --out, simulate --out, evaluate --out, synthesize "
+        "screenplays --out, a training output_dir, export --out) as a Hub repository in one commit, with its card "
+        "rendered for that repository; or a metric (wai_alliance, counseling_eval) as a Space that "
+        "evaluate.load(REPO) reads. Faces derive from CelebA and may not be published: a folder holding faces needs "
+        "--private (checked on the Hub) or --drop-images.",
         epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
         "  mirror-hf push runs/sim-pec me/mirror-sessions --drop-images\n"
         "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n"
         "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push eval/ me/mirror-eval\n"
+        "  mirror-hf push new/ me/mirror-new-dialogues\n"
         "  mirror-hf push wai_alliance me/wai_alliance",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -758,7 +760,11 @@ def _synthesize_screenplays(args) -> int:
     report = asyncio.run(
         write_screenplays(
             profiles, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, sampling=sampling,
-            progress=not args.quiet,
+            progress=not args.quiet, settings={
+                "cactus": Path(args.cactus).name, "clients": len(clients), "clients_without_face": faceless,
+                "seed": args.seed, "age_tolerance": args.age_tolerance, "max_reads": args.max_reads,
+                "face_detector": args.face_detector, "traits": Path(args.traits).name if args.traits else "mirror-hf",
+            },
         )
     )  # fmt: skip
     print(

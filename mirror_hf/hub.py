@@ -40,6 +40,7 @@ from mirror_hf.schema import (
     JUDGEMENTS_CONFIG,
     RECIPE_FILE,
     RUN_REPORT_FILE,
+    SCREENPLAYS_REPORT_FILE,
     SESSIONS_CONFIG,
     SESSIONS_FILE,
 )
@@ -48,7 +49,15 @@ ADAPTER_CONFIG = "adapter_config.json"
 # What Trainer.push_to_hub leaves out of an output_dir: checkpoints and private files.
 MODEL_IGNORE = ("checkpoint-*", "_*")
 # kind -> Hub repository type
-KINDS = {"dataset": "dataset", "sessions": "dataset", "evaluation": "dataset", "adapter": "model", "merged": "model"}
+KINDS = {
+    "dataset": "dataset",
+    "sessions": "dataset",
+    "evaluation": "dataset",
+    "release": "dataset",
+    "adapter": "model",
+    "merged": "model",
+}
+RELEASE_UPLOADS = ("mirror_data.csv", "screenplays.jsonl", "design.jsonl")  # of a `synthesize screenplays` folder
 
 
 @dataclass
@@ -68,8 +77,8 @@ class PushResult:
 
 def folder_kind(folder: str | Path) -> str:
     """``dataset`` (a ``mirror-hf build`` output), ``sessions`` (a ``mirror-hf simulate`` run), ``evaluation`` (a
-    ``mirror-hf evaluate`` output), ``adapter`` (a training ``output_dir``) or ``merged`` (a ``mirror-hf export``
-    output), told by the files each writes."""
+    ``mirror-hf evaluate`` output), ``release`` (new dialogues of ``mirror-hf synthesize screenplays``), ``adapter``
+    (a training ``output_dir``) or ``merged`` (a ``mirror-hf export`` output), told by the files each writes."""
     folder = Path(folder)
     if not folder.is_dir():
         raise MirrorError("no such folder", file=str(folder), fix="give a build/simulate/evaluate --out or a model")
@@ -82,6 +91,8 @@ def folder_kind(folder: str | Path) -> str:
         return "merged"
     if (folder / EVAL_REPORT_FILE).is_file() and (folder / EVAL_MARKDOWN_FILE).is_file():
         return "evaluation"
+    if (folder / SCREENPLAYS_REPORT_FILE).is_file() and (folder / RELEASE_UPLOADS[0]).is_file():
+        return "release"
     if (folder / SESSIONS_FILE).is_file():
         raise MirrorError(
             "this simulation run has not written its sessions dataset: it stopped before the end",
@@ -90,9 +101,10 @@ def folder_kind(folder: str | Path) -> str:
         )
     raise MirrorError(
         f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}, "
-        f"config.json + {RECIPE_FILE}, {EVAL_REPORT_FILE} + {EVAL_MARKDOWN_FILE}",
+        f"config.json + {RECIPE_FILE}, {EVAL_REPORT_FILE} + {EVAL_MARKDOWN_FILE}, {SCREENPLAYS_REPORT_FILE}",
         file=str(folder),
-        fix="push the --out folder of `mirror-hf build`, `simulate`, `evaluate` or `export`, or a training output_dir",
+        fix="push the --out folder of `mirror-hf build`, `simulate`, `evaluate`, `export` or `synthesize screenplays`, "
+        "or a training output_dir",
     )
 
 
@@ -251,6 +263,8 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
         return uploads
     if kind == "evaluation":
         return _evaluation_uploads(folder, repo_id)
+    if kind == "release":
+        return _release_uploads(folder, repo_id)
     render = _dataset_card if kind == "dataset" else _sessions_card
     card, report = render(folder, repo_id, images_removed=bool(dropped_from))
     uploads = {"README.md": card.encode()}
@@ -265,6 +279,18 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
             write_without_images(shard, stripped)
             shard = stripped
         uploads[name] = shard
+    return uploads
+
+
+def _release_uploads(folder: Path, repo_id: str) -> dict:
+    """New dialogues' card (rendered for ``repo_id``), report, release file and journals: no images."""
+    from mirror_hf.cards import render_release_card
+
+    report = json.loads((folder / SCREENPLAYS_REPORT_FILE).read_text(encoding="utf-8"))
+    uploads: dict[str, Path | bytes] = {"README.md": render_release_card(report, repo_id).encode()}
+    public = json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n"
+    uploads[SCREENPLAYS_REPORT_FILE] = public.encode()
+    uploads.update({name: folder / name for name in RELEASE_UPLOADS if (folder / name).is_file()})
     return uploads
 
 
@@ -313,8 +339,8 @@ def push(
     token: str | None = None,
     commit_message: str | None = None,
 ) -> PushResult:
-    """Publish ``folder`` (a built dataset, a sessions run, an evaluation, an adapter or a merged model) as the Hub
-    repository ``repo_id``.
+    """Publish ``folder`` (a built dataset, a sessions run, an evaluation, new dialogues, an adapter or a merged model)
+    as the Hub repository ``repo_id``.
 
     A folder with faces needs ``private=True`` (the repository must be private on the Hub, checked before any
     upload) or ``drop_images=True``; otherwise a :class:`MirrorError` says so and nothing is uploaded.

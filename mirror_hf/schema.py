@@ -213,3 +213,6 @@ JUDGEMENT_FEATURES = Features(
 # `mirror-hf synthesize filter --out DIR`: the verdicts `mirror-hf build --filters DIR` applies; its
 # "rejected_dialogues" maps a dialogue idx to {filter: [reasons]}.
 FILTER_REPORT_FILE = "filter_report.json"
+
+# `mirror-hf synthesize screenplays --out DIR`: new dialogues as release files (mirror_data.csv) and this report.
+SCREENPLAYS_REPORT_FILE = "screenplays_report.json"

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from datasets import Dataset, load_dataset
-from hub_server import HubServer
+from hub_server import HubServer, validate_card
 from loopback import ScriptedServer
 from release_writer import DIALOGUES, write_release
 from release_writer import PROFILES as RELEASE_PROFILES
@@ -264,3 +264,38 @@ for folder in sys.argv[1:]:
         assert f"the Hub dataset `multimodal-reframing/mirror` (revision {revision[1] if revision else 'main'})" in card
     missing = build("missing", "--revision", "0" * 40)
     assert missing.returncode == 2 and "could not download the Hub dataset" in missing.stderr
+
+
+def test_new_dialogues_pushed_and_built_from_the_hub(hub, celeba_dir, tmp_path):
+    """New dialogues (`synthesize screenplays --out`) go to the Hub as release files with a card, and `mirror-hf
+    build --release ORG/NAME` rebuilds them from there with the builder's own CelebA copy."""
+    from test_new_dialogues import CLIENTS, screenplay_for
+
+    from mirror_hf.synthesis.design import cactus_clients, design_profiles
+    from mirror_hf.synthesis.screenplay import write_screenplays
+
+    cactus = tmp_path / "cactus.json"
+    cactus.write_text(json.dumps(CLIENTS))
+    clients = cactus_clients(cactus)
+    faces = {c["row"]: {"image": f"{2 * i + 1:06d}.jpg", "identity": i + 1, "age": 33, "dominant_gender": "Man"}
+             for i, c in enumerate(clients)}  # fmt: skip
+    model = ScriptedBackend("gpt-4o-mini", lambda r: screenplay_for({"messages": r.messages, **r.sampling()}, 0))
+    out = tmp_path / "new"
+    report = asyncio.run(write_screenplays(design_profiles(clients, faces), model, out, progress=False))
+    assert report["release_rows"] == 12 and folder_kind(out) == "release"
+
+    pushed = cli(hub, "push", str(out), "me/new-dialogues", home=tmp_path / "h")
+    assert pushed.returncode == 0, pushed.stderr[-2000:]
+    files = hub.repos["datasets", "me/new-dialogues"].files
+    assert set(files) == {"README.md", "screenplays_report.json", "mirror_data.csv", "screenplays.jsonl"}
+    card = files["README.md"].decode()
+    assert "mirror-hf build --release me/new-dialogues --celeba-dir" in card and "license: other" in card
+    assert "data_files: mirror_data.csv" in card and not validate_card(card)
+    remote = json.loads(files["screenplays_report.json"])
+    assert remote["file"] == ".../mirror_data.csv" and remote["models"] == ["gpt-4o-mini"]
+
+    args = ["build", "--release", "me/new-dialogues", "--celeba-dir", str(celeba_dir), "--cactus", str(cactus)]
+    built = cli(hub, *args, "--out", str(tmp_path / "mirror"), "--quiet", home=tmp_path / "h")
+    assert built.returncode == 0, built.stderr[-2000:]
+    rows = load_dataset(str(tmp_path / "mirror"), "dialogues", split="train")
+    assert rows.num_rows == 12 and rows[0]["identity_image"] is not None

@@ -20,12 +20,17 @@ Example:
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
+from collections import Counter
 from pathlib import Path
 
+from mirror_hf import __version__
 from mirror_hf.data.release import TRAIN_FILES, parse_screenplay
 from mirror_hf.journal import read_records, record_each, trim_torn_tail
 from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
+from mirror_hf.schema import SCREENPLAYS_REPORT_FILE
 
 SCREENPLAYS_FILE = "screenplays.jsonl"
 RELEASE_COLUMNS = (  # the authors' code-produced columns (RELEASE_FORMAT), and the technique
@@ -88,9 +93,11 @@ async def write_screenplays(
     reasks: int = 3,
     sampling: dict | None = None,
     progress: bool = True,
+    settings: dict | None = None,
 ) -> dict:
     """Write the screenplay of every profile not yet written in ``out_dir/screenplays.jsonl`` (a rerun retries the
-    failed ones), then the release files (:func:`write_release_files`); returns counts."""
+    failed ones), then the release files (:func:`write_release_files`) and ``screenplays_report.json`` (counts,
+    models, the data's digest and ``settings``, e.g. how the design was made); returns the report."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / SCREENPLAYS_FILE
@@ -105,15 +112,27 @@ async def write_screenplays(
         jobs, write, journal, concurrency=concurrency, desc="Screenplays", unit="dialogue", already=len(done),
         progress=progress,
     )  # fmt: skip
-    written = write_release_files(profiles, read_records(journal, _idx), out)
-    return {
+    records = read_records(journal, _idx)
+    written = write_release_files(profiles, records, out)
+    wanted = {p["idx"] for p in profiles}
+    report = {
+        "mirror_hf_version": __version__,
         "profiles": len(profiles),
         "already_done": len(done),
         "written": counts["done"],
         "failed": counts["failed"],
         "release_rows": written,
+        "resistance": dict(Counter(p["idx"].split("-", 2)[2] for p in profiles)),
+        "models": sorted({r["model"] for r in records if r["idx"] in wanted and r["failure"] is None}),
+        "sampling": sampling or {},
+        "settings": settings or {},
+        "data_sha256": hashlib.sha256((out / TRAIN_FILES[0]).read_bytes()).hexdigest(),
         "file": str(out / TRAIN_FILES[0]),
     }
+    (out / SCREENPLAYS_REPORT_FILE).write_text(
+        json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    return report
 
 
 def _idx(record: dict) -> str:
