@@ -723,7 +723,8 @@ def _synthesize_filter(args) -> int:
     )
     for name, row in report["filters"].items():
         paper = f", paper {row['paper_percent']} %" if row.get("paper_percent") is not None else ""
-        waiting = f", {row['not_judged']} not judged (a rerun retries)" if row.get("not_judged") else ""
+        because = ", ".join(f"{why} {n}" for why, n in row.get("not_judged_because", {}).items())
+        waiting = f", {row['not_judged']} not judged ({because})" if row.get("not_judged") else ""
         print(f"  {name:<24} {row['rejected']:>6} of {row['checked']} ({row['rejected_percent']} %{paper}){waiting}")
     print(f"report: {args.out}/filter_report.md; apply it with mirror-hf build ... --filters {args.out}")
     return 0

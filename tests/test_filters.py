@@ -214,6 +214,7 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
         ]
         assert report["filters"]["canary"] == {
             "checked": 6, "rejected": 1, "not_judged": 0, "rejected_percent": 16.67, "paper_percent": 1.09,
+            "not_judged_because": {},
         }  # fmt: skip
         assert report["filters"]["basic + pos_repetition"]["rejected"] == 2
         markdown = (out / "filter_report.md").read_text()
@@ -266,7 +267,7 @@ def test_unreadable_judgements_leave_a_dialogue_not_judged_and_a_rerun_judges_it
     report = json.loads((tmp_path / "filter_report.json").read_text())
     assert report["filters"]["wai"]["not_judged"] == 6 and report["filters"]["wai"]["checked"] == 0
     assert "wai" not in {f for reasons in report["rejected_dialogues"].values() for f in reasons}
-    assert "6 not judged (a rerun retries)" in capsys.readouterr().out
+    assert "6 not judged (no judgement could be read 6)" in capsys.readouterr().out
     server = ScriptedServer(answer=judge_answer)
     try:
         assert main([*args, "--wai-judge", f"judge@{server.url}", "--cache-dir", str(tmp_path / "b")]) == 0

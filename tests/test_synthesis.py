@@ -320,7 +320,7 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     assert filtered["rejected_dialogues"] == {
         rows[0]["idx"]: {"faces": [f"turn {r['turn']}: face rejected (clip)" for r in sorted(rejected, key=_turn)]}
     }
-    assert filtered["filters"]["faces"]["not_judged"] == len(rows) - 1
+    assert filtered["filters"]["faces"]["not_judged_because"] == {"no face drawn": len(rows) - 1}
     first = filtered["face_checks_first_face"]
     assert first["turns"] == len(turns) and first["checks"]["clip"]["turns_percent"] == round(
         100 * len(checked) / len(turns), 2

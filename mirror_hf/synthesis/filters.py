@@ -404,7 +404,8 @@ async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[dict]:
                 "problems": [],
                 "score": None if math.isnan(mean) else mean,
                 "items": {j.item: None if math.isnan(j.score) else j.score for j in mine},
-                "failure": "; ".join(failures) if math.isnan(mean) else None,  # retried by the next run
+                # retried by the next run
+                "failure": "no judgement could be read: " + "; ".join(failures) if math.isnan(mean) else None,
             }
         )
     return results
@@ -473,7 +474,7 @@ def build_filter_report(
     not_judged: dict[str, list[str]] = {}
     per_filter = {}
     for name in filters:
-        counts = Counter()
+        counts, why = Counter(), Counter()
         for idx in ids:
             if name == "faces":
                 entry = faces.get(idx)
@@ -489,6 +490,7 @@ def build_filter_report(
                     problems = [f"WAI {(score - 1) / 4:.3f} < {rules.wai_threshold} (item mean {score:.2f})"]
             if verdict is None:
                 counts["not_judged"] += 1
+                why[_why_not_judged(name, entry)] += 1
                 not_judged.setdefault(name, []).append(idx)
                 continue
             counts["checked"] += 1
@@ -501,6 +503,7 @@ def build_filter_report(
             "not_judged": counts["not_judged"],
             "rejected_percent": round(100 * counts["rejected"] / counts["checked"], 2) if counts["checked"] else None,
             "paper_percent": PAPER_REJECTED_PERCENT.get(name),
+            "not_judged_because": dict(why),
         }
     if {"basic", "pos_repetition"} <= set(filters):
         either = [i for i in ids if {"basic", "pos_repetition"} & set(rejected.get(i, {}))]
@@ -525,6 +528,12 @@ def build_filter_report(
     if faces is not None:
         report["face_checks_first_face"] = _first_face_rates(ids, faces)
     return report
+
+
+def _why_not_judged(name: str, entry: dict | None) -> str:
+    if name == "faces":
+        return "no face drawn"
+    return "no result" if entry is None else entry["failure"].split(":")[0]
 
 
 def _first_face_rates(ids: list[str], faces: dict[str, dict]) -> dict:
