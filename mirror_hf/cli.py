@@ -512,11 +512,9 @@ def _export(args) -> int:
 def _simulate(args) -> int:
     import asyncio
 
-    from datasets import load_dataset
-
     from mirror_hf.llm import load_backend
     from mirror_hf.paths import llm_cache_dir
-    from mirror_hf.schema import CONFIG_SPLITS, EVAL_PROFILES
+    from mirror_hf.schema import EVAL_PROFILES
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
     from mirror_hf.simulation.runner import run_sessions
@@ -524,7 +522,7 @@ def _simulate(args) -> int:
 
     dataset, _, config = args.profiles.partition(":")
     config = config or EVAL_PROFILES
-    profiles = load_dataset(dataset, config, split=CONFIG_SPLITS.get(config, "train"))
+    profiles = _built_config(dataset, config)
     if args.sessions:
         profiles = profiles.select(range(min(args.sessions, len(profiles))))
     cache = args.cache_dir or llm_cache_dir()
@@ -631,14 +629,28 @@ def _evaluate(args) -> int:
     return 0
 
 
+def _built_config(dataset: str, config: str):
+    """One config of a built MIRROR dataset (a folder or its Hub copy), or a MirrorError that says what to give."""
+    from datasets import load_dataset
+
+    from mirror_hf.schema import CONFIG_SPLITS
+
+    try:
+        return load_dataset(dataset, config, split=CONFIG_SPLITS.get(config, "train"))
+    except (ValueError, OSError) as err:  # no such folder or repository, no such config, no data files
+        raise MirrorError(
+            f"cannot read the {config!r} config of {dataset!r}: {err}",
+            fix="give a folder written by `mirror-hf build` (or its Hub copy); release files are built first",
+        ) from err
+
+
 def _dialogue_texts(dataset: str, limit: int | None = None) -> list[dict]:
     """The rows of a built dataset's ``dialogues`` config without their faces: read 64 rows at a time and never
     decoded (a full build holds some 30,000 turn faces)."""
-    from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
 
-    dialogues = load_dataset(dataset, DIALOGUES, split="train").remove_columns(["identity_image"])
+    dialogues = _built_config(dataset, DIALOGUES).remove_columns(["identity_image"])
     if limit:
         dialogues = dialogues.select(range(min(limit, len(dialogues))))
     rows = []
@@ -695,12 +707,10 @@ def _synthesize_filter(args) -> int:
         )
     dialogues = _dialogue_texts(args.dataset, args.dialogues)
     if image_checks:
-        from datasets import load_dataset
-
         from mirror_hf.schema import DIALOGUES
         from mirror_hf.synthesis.filters import TurnFaces
 
-        turn_faces = TurnFaces(load_dataset(args.dataset, DIALOGUES, split="train"))
+        turn_faces = TurnFaces(_built_config(args.dataset, DIALOGUES))
     report = filter_dialogues(
         dialogues,
         args.out,
@@ -788,13 +798,12 @@ def _convert_canary(args) -> int:
 
 
 def _synthesize_faces(args) -> int:
-    from datasets import load_dataset
 
     from mirror_hf.schema import DIALOGUES
     from mirror_hf.synthesis.faces import IdentityFaceIndex, draw_faces, load_photomaker
 
     settings, checks = _face_settings(args), _face_checks(args)
-    identities = IdentityFaceIndex(load_dataset(args.dataset, DIALOGUES, split="train"))
+    identities = IdentityFaceIndex(_built_config(args.dataset, DIALOGUES))
     pipe = load_photomaker(settings, device=args.device)
     report = draw_faces(
         args.expressions or args.out,
@@ -910,6 +919,11 @@ def _info(args) -> int:
         "peft",
         "accelerate",
         "evaluate",
+        "diffusers",
+        "photomakerv",
+        "deepface",
+        "onnxruntime",
+        "spacy",
     ):
         try:
             version = metadata.version(name)

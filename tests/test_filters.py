@@ -283,12 +283,16 @@ def test_filter_options_fail_before_any_work(built, tmp_path):
     assert main([*base, "--pos-model", str(tmp_path / "no-such-model")]) == 2
     assert main([*base, "--filters", "basic", "--faces", str(tmp_path)]) == 2  # no faces.jsonl there
     assert main([*base, "--filters", "basic", "--canary-speakers", "therapists"]) == 2
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    release, _ = built
+    for not_built in (empty, release):  # a folder without data, release files not built yet
+        assert main(["synthesize", "filter", "--dataset", str(not_built), "--out", str(tmp_path / "f")]) == 2
     assert not (tmp_path / "f").exists()
     assert main(["build", "--sample", "--out", str(tmp_path / "m"), "--filters", str(tmp_path)]) == 2
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "filter_report.json").write_text("{}")
-    release, _ = built
     assert main(["build", "--release", str(release), "--out", str(tmp_path / "m"), "--filters", str(bad)]) == 2
 
 
