@@ -292,6 +292,7 @@ def test_filter_options_fail_before_any_work(built, tmp_path):
     assert main(["build", "--sample", "--out", str(tmp_path / "m"), "--filters", str(tmp_path)]) == 2
     bad = tmp_path / "bad"
     bad.mkdir()
+    assert main(["build", "--release", str(release), "--out", str(tmp_path / "m"), "--filters", str(bad)]) == 2
     (bad / "filter_report.json").write_text("{}")
     assert main(["build", "--release", str(release), "--out", str(tmp_path / "m"), "--filters", str(bad)]) == 2
 

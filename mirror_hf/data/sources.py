@@ -184,7 +184,10 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
 
 def _filter_report_path(path: str) -> Path:
     path = Path(path).expanduser()
-    return path / FILTER_REPORT_FILE if path.is_dir() else path
+    file = path / FILTER_REPORT_FILE if path.is_dir() else path
+    if not file.is_file():
+        raise MirrorError("no filter report here", file=str(file), fix="give the --out folder of synthesize filter")
+    return file
 
 
 def read_rejected(path: str) -> dict[str, list[str]]:
