@@ -274,11 +274,12 @@ def _parser() -> argparse.ArgumentParser:
 
     synthesize = sub.add_parser(
         "synthesize",
-        help="rebuild what the authors could not release: turn faces (expressions, faces) and the filters",
+        help="rebuild what the authors did not release: new dialogues, turn faces (expressions, faces), the filters",
         description="Rebuild the parts of MIRROR the authors could not release. `expressions`: for every client turn "
         "of a built dataset, ask an LLM (paper Appendix I; authors: Llama-3-8B-Instruct) for the facial expression to "
         "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt. `faces`: draw each turn's "
-        "face with PhotoMaker. `filter`: the paper's dialogue filters (§3.4) with a rejection-rate report, applied "
+        "face with PhotoMaker. `screenplays`: new dialogues from CACTUS profiles and CelebA faces (§3.1-3.2), as "
+        "release files. `filter`: the paper's dialogue filters (§3.4) with a rejection-rate report, applied "
         "by `mirror-hf build --filters`. `convert-canary`: Canary's ParlAI checkpoint to transformers. All resume.",
     )
     steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
@@ -321,8 +322,8 @@ def _parser() -> argparse.ArgumentParser:
         description="Run the paper's dialogue filters over a built dataset's dialogues: basic, pos_repetition, "
         "copy_paste (no model server), canary (--canary), wai (--wai-judge), the image checks on the built turn "
         "faces (--image-checks: clip, nsfw, identity, gender, age) and the faces rejected when drawn (--faces). "
-        "Each result is "
-        "appended to OUT/filters.jsonl (a rerun does only what is missing); OUT/filter_report.json and .md give each "
+        "Each result is appended to OUT/filters.jsonl (a rerun does only what is missing); OUT/filter_report.json and "
+        ".md give each "
         "filter's rejected share beside the paper's and every rejected dialogue with its reasons. "
         "`mirror-hf build --filters OUT` then leaves those dialogues out.",
         epilog="example:\n  mirror-hf synthesize filter --dataset mirror --out filtered/ --canary models/canary-hf "
@@ -336,8 +337,8 @@ def _parser() -> argparse.ArgumentParser:
         "--filters",
         default="basic,pos_repetition,copy_paste",
         metavar="A,B",
-        help="rule filters to run (default: basic,pos_repetition,copy_paste); canary, wai and faces are added by "
-        "their options",
+        help="rule filters to run (default: basic,pos_repetition,copy_paste); --canary, --wai-judge, --image-checks "
+        "and --faces add the others",
     )
     filter_.add_argument("--pos-model", default="en_core_web_sm", help="spaCy model or folder (default en_core_web_sm)")
     filter_.add_argument(
