@@ -354,6 +354,12 @@ def _parser() -> argparse.ArgumentParser:
     filter_.add_argument("--wai-judge", metavar="SPEC", help="the WAI judge (paper: openai:gpt-4o)")
     filter_.add_argument("--wai-threshold", type=float, default=0.3, help="on (mean-1)/4 (default 0.3, the paper)")
     filter_.add_argument("--wai-guidelines", metavar="FILE", help='JSON {"1": ..., "12": ...} of WAI item guidelines')
+    filter_.add_argument(
+        "--wai-all",
+        action="store_true",
+        help="judge every dialogue with WAI (default: only those the other filters kept; WAI is the paper's last "
+        "filter and 12 judge calls a dialogue)",
+    )
     filter_.add_argument("--faces", metavar="DIR", help="the --out folder of synthesize faces (its faces.jsonl)")
     filter_.add_argument("--dialogues", type=int, help="only the first N dialogues")
     _add_llm_arguments(filter_, at_once="WAI judge calls", what="WAI")
@@ -722,6 +728,7 @@ def _synthesize_filter(args) -> int:
         judge=judge,
         wai_items=items,
         wai_reasks=args.reasks,
+        wai_all=args.wai_all,
         faces_dir=args.faces,
         image_checks=image_checks,
         turn_faces=turn_faces,

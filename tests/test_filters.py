@@ -200,7 +200,9 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
         assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
         printed = capsys.readouterr().out
         assert "6 dialogues: 1 kept, 5 rejected" in printed
-        assert re.search(r"wai\s+1 of 6 \(16\.67 %, paper 10\.01 %\)", printed)
+        # WAI, the last filter, judged only what the others kept: the clean dialogue and the hostile client's
+        wai_line = r"wai\s+1 of 2 \(50\.0 %, paper 10\.01 %\), 4 not judged \(rejected by an earlier filter 4\)"
+        assert re.search(wai_line, printed)
         report = json.loads((out / "filter_report.json").read_text())
         expected = {idx_of(c): [name] for name, c in CASES.items() if name != "clean"}
         assert {idx: sorted(reasons) for idx, reasons in report["rejected_dialogues"].items()} == expected
@@ -220,9 +222,9 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
         markdown = (out / "filter_report.md").read_text()
         assert "| copy_paste | 6 | 1 | 16.67 % | 1.36 % | 0 |" in markdown and idx_of(CASES["wai"]) in markdown
         calls = len(server.requests)
-        assert calls == 6 * 12  # one judge call per dialogue and WAI item
+        assert calls == 2 * 12  # one judge call per dialogue and WAI item
         prompts = [r["body"]["messages"][0]["content"] for r in server.requests]
-        assert any("Counselor: You should hurt him back.\nClient: Maybe he was busy." in p for p in prompts)
+        assert any("Counselor: What else could explain it?\nClient: I will not talk to you." in p for p in prompts)
 
         mirror = tmp_path / "mirror-filtered"
         build = ["build", "--release", str(release), "--celeba-dir", str(celeba_dir), "--out", str(mirror)]
@@ -235,23 +237,24 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
         card = (mirror / "README.md").read_text()
         assert "`mirror-hf synthesize filter`): 5 dialogues left out (basic 1, canary 1, copy_paste 1," in card
 
-        # a run killed after some results: the rerun does only the rest (here: the last two dialogues' WAI)
+        # a run killed after some results: the rerun does only the rest (here: the WAI of both dialogues)
         journal = out / FILTERS_FILE
         lines = journal.read_text().splitlines()
-        assert len(lines) == 6 * 5
+        assert len(lines) == 6 * 4 + 2
         journal.write_text("\n".join(lines[:-2]) + "\n" + lines[-2][:25])  # and a torn line, as a crash leaves
         assert main([*args, "--cache-dir", str(tmp_path / "cache-2")]) == 0
         assert len(server.requests) == calls + 2 * 12
         assert json.loads((out / "filter_report.json").read_text())["rejected_dialogues"] == reasons
-        assert len(read_records(journal, key=lambda r: (r["idx"], r["filter"]))) == 30
+        assert len(read_records(journal, key=lambda r: (r["idx"], r["filter"]))) == 26
         # other settings are other results: a stricter WAI threshold re-reads nothing (the score is kept) ...
         assert main([*args, "--wai-threshold", "0.8", "--cache-dir", str(tmp_path / "cache-3")]) == 0
         assert len(server.requests) == calls + 2 * 12
         assert "6 dialogues: 0 kept, 6 rejected" in capsys.readouterr().out
-        # ... while Canary on client turns labels again
+        # ... while Canary on client turns labels again, and WAI judges the dialogue Canary no longer rejects
         assert main([*args, "--canary-speakers", "client", "--cache-dir", str(tmp_path / "cache-3")]) == 0
         report = json.loads((out / "filter_report.json").read_text())
         assert idx_of(CASES["canary"]) not in report["rejected_dialogues"]
+        assert len(server.requests) == calls + 3 * 12
     finally:
         server.close()
 
@@ -261,7 +264,9 @@ def test_unreadable_judgements_leave_a_dialogue_not_judged_and_a_rerun_judges_it
     garbled = ScriptedServer(answer=lambda body, n: "I cannot rate this.")
     args = ["synthesize", "filter", "--dataset", str(folder), "--out", str(tmp_path), "--filters", "basic"]
     try:
-        assert main([*args, "--wai-judge", f"judge@{garbled.url}", "--reasks", "0", "--cache-dir", str(tmp_path)]) == 0
+        garbled_run = [*args, "--wai-judge", f"judge@{garbled.url}", "--reasks", "0", "--cache-dir", str(tmp_path)]
+        assert main([*garbled_run, "--wai-all"]) == 0  # every dialogue, the one basic rejects too
+        assert len(garbled.requests) == 6 * 12
     finally:
         garbled.close()
     report = json.loads((tmp_path / "filter_report.json").read_text())

@@ -252,6 +252,7 @@ def filter_dialogues(
     judge=None,
     wai_items=None,
     wai_reasks: int = 3,
+    wai_all: bool = False,
     faces_dir: str | Path | None = None,
     image_checks=(),
     turn_faces: TurnFaces | None = None,
@@ -262,7 +263,9 @@ def filter_dialogues(
     ``out_dir/filters.jsonl``, then write and return the report.
 
     ``tagger``, ``canary`` (:class:`~mirror_hf.synthesis.canary.Canary`), ``judge`` (a chat back-end for WAI) and
-    ``faces_dir`` are needed by the filters that use them; ``wai_reasks`` re-asks of an unreadable judgement.
+    ``faces_dir`` are needed by the filters that use them; ``wai_reasks`` re-asks of an unreadable judgement. WAI,
+    the paper's last filter and the costly one, judges only the dialogues the other filters kept, unless
+    ``wai_all``.
     ``image_checks`` (:mod:`mirror_hf.synthesis.checks`) run on the turn faces ``turn_faces`` reads, each a filter
     of its own name: the authors' image filtering of drawn faces. Results are appended ``chunk`` dialogues at a time.
     """
@@ -306,24 +309,22 @@ def filter_dialogues(
     def line(dialogue: dict, name: str, result: dict) -> dict:
         return {"idx": dialogue["idx"], "filter": name, "settings": keys[name], **result}
 
-    loop = asyncio.new_event_loop() if "wai" in filters else None  # one loop for all WAI chunks: the clients live on it
-    try:
-        for name in (f for f in filters if f != "faces"):
-            todo = [d for d in dialogues if (d["idx"], name) not in done]
-            bar = tqdm(
-                total=len(dialogues), initial=len(dialogues) - len(todo), desc=f"Filter {name}", unit="dialogue",
-                disable=not progress,
-            )  # fmt: skip
-            for start in range(0, len(todo), chunk):
-                part = todo[start : start + chunk]
-                found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks, loop))
-                lines = [line(d, name, result) for d, result in zip(part, found, strict=True)]
-                append_records(journal, lines)  # a chunk at a time: one fsync, not one per dialogue
-                bar.update(len(part))
-            bar.close()
-    finally:
-        if loop is not None:
-            loop.close()
+    def run(name: str, todo: list[dict], loop=None) -> None:
+        bar = tqdm(
+            total=len(dialogues), initial=len(dialogues) - len(todo), desc=f"Filter {name}", unit="dialogue",
+            disable=not progress,
+        )  # fmt: skip
+        for start in range(0, len(todo), chunk):
+            part = todo[start : start + chunk]
+            found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks, loop))
+            append_records(journal, [line(d, name, r) for d, r in zip(part, found, strict=True)])  # one fsync a chunk
+            bar.update(len(part))
+        bar.close()
+
+    ids = [d["idx"] for d in dialogues]
+    text_filters = [f for f in filters if f not in ("faces", "wai")]
+    for name in text_filters:
+        run(name, [d for d in dialogues if (d["idx"], name) not in done])
     names = [check.name for check in image_checks]
     if names:  # one pass over the faces for all the checks: each face is decoded once
         todo = [d for d in dialogues if any((d["idx"], name) not in done for name in names)]
@@ -337,10 +338,20 @@ def filter_dialogues(
             append_records(journal, [line(d, name, result) for name, result in found.items()])
             bar.update()
         bar.close()
-    ran = (*(f for f in filters if f != "faces"), *names, *(("faces",) if faces is not None else ()))
-    report = build_filter_report(
-        [d["idx"] for d in dialogues], read_records(journal, _record_key), ran, rules, keys, faces
-    )
+    before_wai = (*text_filters, *names, *(("faces",) if faces is not None else ()))
+    if "wai" in filters:
+        todo = [d for d in dialogues if (d["idx"], "wai") not in done]
+        if not wai_all:  # the paper's last filter, and the costly one: only for what the others kept
+            records = read_records(journal, _record_key)
+            dropped = build_filter_report(ids, records, before_wai, rules, keys, faces)["rejected_dialogues"]
+            todo = [d for d in todo if d["idx"] not in dropped]
+        loop = asyncio.new_event_loop()  # one loop for all WAI chunks: the back-end's clients live on it
+        try:
+            run("wai", todo, loop)
+        finally:
+            loop.close()
+    ran = (*before_wai, *(("wai",) if "wai" in filters else ()))
+    report = build_filter_report(ids, read_records(journal, _record_key), ran, rules, keys, faces)
     write_filter_report(report, out)
     return report
 
@@ -490,7 +501,11 @@ def build_filter_report(
                     problems = [f"WAI {(score - 1) / 4:.3f} < {rules.wai_threshold} (item mean {score:.2f})"]
             if verdict is None:
                 counts["not_judged"] += 1
-                why[_why_not_judged(name, entry)] += 1
+                why[
+                    "rejected by an earlier filter"
+                    if entry is None and idx in rejected
+                    else _why_not_judged(name, entry)
+                ] += 1
                 not_judged.setdefault(name, []).append(idx)
                 continue
             counts["checked"] += 1
