@@ -14,6 +14,7 @@ where it does not, with a rejection-rate report to hold against the paper's numb
   (:mod:`mirror_hf.synthesis.canary`; the authors labelled client turns, a bug).
 - ``wai``: the mean of the 12 WAI items (:mod:`mirror_hf.judges.wai`) mapped onto 0-1 by ``(mean - 1) / 4`` must
   reach 0.3 (the paper names the threshold, not the mapping). The judge sees the statements, not stage directions.
+  It runs last, on the dialogues the other filters kept (12 judge calls a dialogue), unless ``wai_all``.
 - image checks (``clip``, ``nsfw``, ``identity``, ``gender``, ``age``: :mod:`mirror_hf.synthesis.checks`, each a
   filter of its own): every client turn's face in the built dataset must pass, as the authors filtered the faces
   they drew once (their code: CLIP, NSFW, DeepFace's face, gender, age and identity).
