@@ -344,6 +344,15 @@ def _parser() -> argparse.ArgumentParser:
     filter_.add_argument(
         "--pos-tags", choices=("fine", "coarse"), default="fine", help="Penn (fine, default) or universal (coarse) tags"
     )
+    from mirror_hf.synthesis.filters import FilterRules  # light: no model at import
+
+    filter_.add_argument(
+        "--copy-paste-fields",
+        default=",".join(FilterRules.copy_paste_fields),
+        metavar="A,B",
+        help="the profile fields whose sentences an utterance must not repeat (default: %(default)s; which fields "
+        "the authors matched is not known)",
+    )
     filter_.add_argument("--canary", metavar="MODEL", help="Canary converted by convert-canary (folder or Hub id)")
     filter_.add_argument(
         "--canary-speakers",
@@ -694,7 +703,11 @@ def _synthesize_filter(args) -> int:
         raise MirrorError(f"--canary-speakers {args.canary_speakers!r}", fix="therapist, client or therapist,client")
     added = {"canary": args.canary, "wai": args.wai_judge, "faces": args.faces}
     filters += [name for name, given in added.items() if given]
-    rules = FilterRules(canary_speakers=speakers, wai_threshold=args.wai_threshold)
+    fields = tuple(f.strip() for f in args.copy_paste_fields.split(",") if f.strip())
+    known = ("personal_info", "personality", "distorted_thought", "reason_for_seeking_counseling", "cbt_plan")
+    if set(fields) - set(known):
+        raise MirrorError(f"--copy-paste-fields {sorted(set(fields) - set(known))}", fix=f"use some of {known}")
+    rules = FilterRules(canary_speakers=speakers, wai_threshold=args.wai_threshold, copy_paste_fields=fields)
     tagger = canary = judge = items = turn_faces = None  # models load before any dialogue is read: fail fast
     image_checks = _face_checks(args)
     if "pos_repetition" in filters:

@@ -310,6 +310,11 @@ def test_the_rule_filters_alone_need_no_model(built, tmp_path, capsys):
     assert list(report["filters"]) == ["basic", "copy_paste"] and report["kept"] == 4
     assert sorted(report["rejected_dialogues"]) == sorted(idx_of(CASES[name]) for name in ("basic", "copy_paste"))
     assert "basic                         1 of 6 (16.67 %)" in capsys.readouterr().out
+    # which profile fields copy-paste reads: here not the personal information, so the copied one goes through
+    assert main([*args, "--quiet", "--copy-paste-fields", "distorted_thought,cbt_plan"]) == 0
+    report = json.loads((tmp_path / "filter_report.json").read_text())
+    assert sorted(report["rejected_dialogues"]) == [idx_of(CASES["basic"])]
+    assert main([*args, "--copy-paste-fields", "plan"]) == 2
 
 
 def test_image_checks_see_each_client_face_and_leave_a_dialogue_without_faces_not_judged():
