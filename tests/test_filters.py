@@ -150,6 +150,10 @@ def models(tmp_path_factory):
     return tagger, canary_dir, canary
 
 
+class Opt(dict):
+    """Stands for ParlAI's Opt, which a ParlAI checkpoint may pickle."""
+
+
 def judge_answer(body, n):
     """A WAI judge: every item rated 1 for the dialogue with the hostile client, 4 for the others."""
     prompt = body["messages"][0]["content"]
@@ -173,6 +177,16 @@ def test_canary_converted_from_its_parlai_checkpoint_answers_as_the_trained_mode
         expected = tokenizer.batch_decode(trained.generate(**batch, max_new_tokens=24), skip_special_tokens=True)
     assert canary.generate(texts) == expected
     assert parse_canary_label("I think __maybe__ __casual__") == "__casual__" and parse_canary_label("hi") is None
+
+    # a checkpoint that pickles a class (as ParlAI's Opt is): refused by weights_only, read when trusted
+    pickled = tmp_path / "pickled"
+    pickled.mkdir()
+    (pickled / "model.opt").write_text((parlai / "model.opt").read_text())
+    torch.save({**torch.load(parlai / "model", weights_only=True), "opt": Opt(model="t5")}, pickled / "model")
+    with pytest.raises(MirrorError, match="--trust-pickle"):
+        convert_parlai_canary(pickled, tmp_path / "refused")
+    trusted = Canary(str(convert_parlai_canary(pickled, tmp_path / "trusted", trust_pickle=True)), device="cpu")
+    assert trusted.generate(texts) == expected
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(MirrorError, match="not a ParlAI Canary folder"):

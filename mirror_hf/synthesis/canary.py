@@ -86,6 +86,27 @@ class Canary:
         return [parse_canary_label(answer) for answer in self.generate(texts)]
 
 
+def _load_checkpoint(path: Path, trust_pickle: bool) -> dict:
+    import torch
+
+    try:
+        try:
+            return torch.load(path, map_location="cpu", mmap=True, weights_only=not trust_pickle)
+        except RuntimeError as err:
+            if "mmap" not in str(err):
+                raise
+            # a checkpoint of the legacy (non-zip) format cannot be memory-mapped
+            return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except ModuleNotFoundError as err:  # trusted unpickling of classes from a package not installed here
+        fix = "pip install parlai"
+        raise MirrorError(f"the checkpoint needs {err.name!r} to be read", file=str(path), fix=fix) from err
+    except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError and friends
+        fix = "download the file again: it may be cut short"
+        if not trust_pickle:
+            fix = "convert with --trust-pickle (trust_pickle=True) if the file came from the official URL"
+        raise MirrorError(f"cannot read the checkpoint: {err}", file=str(path), fix=fix) from err
+
+
 def convert_parlai_canary(src: str | Path, out: str | Path, *, trust_pickle: bool = False) -> Path:
     """Write the ParlAI Canary checkpoint in ``src`` (the unpacked ``canary.tar.gz``: ``model`` and ``model.opt``) as
     a transformers T5 folder in ``out``, with the tokenizer of the T5 it was trained from (``t5_model_arch``).
@@ -94,7 +115,6 @@ def convert_parlai_canary(src: str | Path, out: str | Path, *, trust_pickle: boo
     ``encoder.stack.`` / ``decoder.stack.``); those ``t5.`` weights are the model. The checkpoint is read with
     ``weights_only`` unless ``trust_pickle`` (only for the file from the official URL).
     """
-    import torch
     from transformers import AutoConfig, AutoTokenizer, T5ForConditionalGeneration
 
     src, out = Path(src), Path(out)
@@ -108,16 +128,7 @@ def convert_parlai_canary(src: str | Path, out: str | Path, *, trust_pickle: boo
         arch = opt["t5_model_arch"]
     except (json.JSONDecodeError, KeyError) as err:
         raise MirrorError(f"cannot read the T5 architecture: {err}", file=str(opt_file)) from err
-    try:
-        checkpoint = torch.load(model_file, map_location="cpu", mmap=True, weights_only=not trust_pickle)
-    except RuntimeError:  # a checkpoint of the legacy (non-zip) format cannot be memory-mapped
-        checkpoint = torch.load(model_file, map_location="cpu", weights_only=not trust_pickle)
-    except Exception as err:  # noqa: BLE001 - torch raises UnpicklingError and friends
-        raise MirrorError(
-            f"cannot read the checkpoint safely: {err}",
-            file=str(model_file),
-            fix="convert with trust_pickle=True (--trust-pickle) if the file came from the official URL",
-        ) from err
+    checkpoint = _load_checkpoint(model_file, trust_pickle)
     state = checkpoint.get("model", checkpoint)
     weights = {k.removeprefix("t5."): v.float() for k, v in state.items() if k.startswith("t5.")}
     if not weights:
