@@ -102,18 +102,14 @@ def test_each_client_is_one_face_and_four_resistance_variants(tmp_path, celeba_d
     reads.clear()
     faces = pair_faces(clients, celeba, analyze, tmp_path / "design", age_tolerance=5, progress=False)
     wanted = {0: ("Man", 32), 2: ("Woman", 40), 3: ("Man", 61)}
-    for row, face in faces.items():
-        if face is None:  # no face of that gender whose CelebA attribute agrees: left out, never mismatched
-            assert not [
-                i for i, (g, _) in readings.items() if g == wanted[row][0] and (celeba.attributes[i]["Male"] == 1)
-                == (g == "Man")
-            ]  # fmt: skip
-            continue
+    assert set(faces) == set(wanted) and all(faces.values())  # a face of each gender exists among the 16
+    for row, face in faces.items():  # the face DeepFace read as the client's gender, CelebA's attribute agreeing
         assert readings[face["image"]] == (face["dominant_gender"], face["age"])
         assert face["dominant_gender"] == wanted[row][0] and face["identity"] == celeba.identities[face["image"]]
+        assert (celeba.attributes[face["image"]]["Male"] == 1) == (wanted[row][0] == "Man")
     assert faces[2]["age"] == 40  # within the tolerance: taken before any other face is read
     assert faces[0]["age"] == 45  # no man of 27-37 among faces CelebA marks male: the closest age read
-    identities = [f["identity"] for f in faces.values() if f]
+    identities = [f["identity"] for f in faces.values()]
     assert len(identities) == len(set(identities))  # each CelebA identity once
     first_reads = len(reads)
     again = pair_faces(clients, celeba, analyze, tmp_path / "design", progress=False)
