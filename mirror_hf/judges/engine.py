@@ -19,6 +19,7 @@ from datasets.utils.tqdm import tqdm
 
 from mirror_hf.errors import MirrorError
 from mirror_hf.judges import counseling_eval, wai
+from mirror_hf.judges.stats import valid_mean
 from mirror_hf.judges.transcript import render_transcript
 from mirror_hf.judges.weighting import expected_score
 from mirror_hf.llm import BackendError, ChatRequest
@@ -160,11 +161,6 @@ async def judge_counseling(sessions, backend, *, rubrics: dict[str, str], **kwar
     )
 
 
-def _mean(values: list[float]) -> float:
-    valid = [v for v in values if not math.isnan(v)]
-    return statistics.fmean(valid) if valid else math.nan
-
-
 def summarize(judgements: list[Judgement], *, weighted: bool = False) -> dict:
     """Per-item and per-dimension means over valid scores (NaN counted, never averaged), and per-session scores.
 
@@ -180,16 +176,18 @@ def summarize(judgements: list[Judgement], *, weighted: bool = False) -> dict:
     sessions = []
     for s in sorted(by_session):
         items = by_session[s]
-        dims = {d: _mean([v for k, v in items.items() if dimension_of[k] == d]) for d in set(dimension_of.values())}
+        dims = {
+            d: valid_mean([v for k, v in items.items() if dimension_of[k] == d]) for d in set(dimension_of.values())
+        }
         sessions.append({"items": items, "dimensions": dims})
     dimensions = {}
     for d in dict.fromkeys(dimension_of.values()):
         per_session = [x["dimensions"][d] for x in sessions]
-        dimensions[d] = {"mean": _mean(per_session), "n_valid": sum(not math.isnan(v) for v in per_session)}
+        dimensions[d] = {"mean": valid_mean(per_session), "n_valid": sum(not math.isnan(v) for v in per_session)}
     return {
         "items": {
             k: {
-                "mean": _mean(v),
+                "mean": valid_mean(v),
                 "n_valid": sum(not math.isnan(x) for x in v),
                 "n_failed": sum(math.isnan(x) for x in v),
             }

@@ -30,6 +30,7 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.journal import read_records
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
+from mirror_hf.judges.stats import valid_mean
 from mirror_hf.judges.transcript import to_dialogue
 from mirror_hf.schema import (
     DATA_DIR,
@@ -179,11 +180,6 @@ def _column_values(summary: dict, n_sessions: int, columns) -> dict[str, list[fl
     return out
 
 
-def _mean(values) -> float:
-    valid = [v for v in values if not math.isnan(v)]
-    return sum(valid) / len(valid) if valid else math.nan
-
-
 def agreement(a: dict, b: dict) -> dict:
     """ICC(2,1) and Krippendorff's alpha (interval) over the units rated by both: {unit: score} each."""
     units = sorted(k for k in a.keys() & b.keys() if not (math.isnan(a[k]) or math.isnan(b[k])))
@@ -277,7 +273,7 @@ def build_report(
             "resistant": sum(f is True for f in flags),
             "non_resistant": sum(f is False for f in flags),
             "scored_on": "resistant" if any(flags) else "all",
-            "length": {"avg": _mean(avg), "max": _mean([m for _, m in lengths[r.label]]), "unit": unit},
+            "length": {"avg": valid_mean(avg), "max": valid_mean([m for _, m in lengths[r.label]]), "unit": unit},
         }
         for instrument in instruments:
             table = {}
@@ -287,7 +283,7 @@ def build_report(
                 cell = {"mean": ci.mean, "low": ci.low, "high": ci.high, "n": ci.n}
                 res = [v for v, f in zip(column_values, flags, strict=True) if f is True]
                 non = [v for v, f in zip(column_values, flags, strict=True) if f is False]
-                cell["delta"] = _mean(res) - _mean(non) if res and non else math.nan
+                cell["delta"] = valid_mean(res) - valid_mean(non) if res and non else math.nan
                 if reference and r.label != reference:
                     ref = runs_by_label[reference]
                     ref_values = dict(

@@ -11,9 +11,17 @@ Example:
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 import numpy as np
+
+
+def valid_mean(values) -> float:
+    """The mean of the values that are not NaN (a score nobody could read is left out, never counted as 0); NaN
+    when there is none."""
+    valid = [v for v in values if not math.isnan(v)]
+    return statistics.fmean(valid) if valid else math.nan
 
 
 def _valid(values) -> np.ndarray:

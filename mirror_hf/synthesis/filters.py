@@ -43,13 +43,13 @@ import hashlib
 import json
 import math
 import re
-import statistics
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import append_records, read_records, trim_torn_tail
+from mirror_hf.judges.stats import valid_mean
 from mirror_hf.schema import FILTER_REPORT_FILE
 from mirror_hf.synthesis.canary import UNSAFE_LABELS
 from mirror_hf.synthesis.faces import FACES_FILE
@@ -237,11 +237,6 @@ def _settings_key(settings: dict) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _mean(values) -> float:
-    valid = [v for v in values if not math.isnan(v)]
-    return statistics.fmean(valid) if valid else math.nan
-
-
 def filter_dialogues(
     dialogues: list[dict],
     out_dir: str | Path,
@@ -409,7 +404,7 @@ async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[dict]:
     results = []
     for s in range(len(part)):
         mine = [j for j in judgements if j.session == s]
-        mean = _mean([j.score for j in mine])
+        mean = valid_mean([j.score for j in mine])
         failures = [f"{j.item}: {j.failure}" for j in mine if j.failure]
         results.append(
             {
