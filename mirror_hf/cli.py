@@ -18,7 +18,7 @@ from pathlib import Path
 
 from mirror_hf import __version__
 from mirror_hf.errors import MirrorError
-from mirror_hf.schema import CONFIG_NAMES
+from mirror_hf.schema import CONFIG_NAMES, DIALOGUES
 
 FACE_CHECKS = ("clip", "nsfw", "identity", "gender", "age")  # mirror_hf.synthesis.checks
 EPILOG_BUILD = """examples:
@@ -660,13 +660,10 @@ def _built_config(dataset: str, config: str):
         ) from err
 
 
-def _dialogue_texts(dataset: str, limit: int | None = None) -> list[dict]:
-    """The rows of a built dataset's ``dialogues`` config without their faces: read 64 rows at a time and never
-    decoded (a full build holds some 30,000 turn faces)."""
-
-    from mirror_hf.schema import DIALOGUES
-
-    dialogues = _built_config(dataset, DIALOGUES).remove_columns(["identity_image"])
+def _dialogue_texts(dialogues, limit: int | None = None) -> list[dict]:
+    """The rows of a built ``dialogues`` config (a ``datasets.Dataset``) without their faces: read 64 rows at a time
+    and never decoded (a full build holds some 30,000 turn faces)."""
+    dialogues = dialogues.remove_columns(["identity_image"])
     if limit:
         dialogues = dialogues.select(range(min(limit, len(dialogues))))
     rows = []
@@ -725,12 +722,12 @@ def _synthesize_filter(args) -> int:
         judge = load_backend(
             args.wai_judge, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir()
         )
-    dialogues = _dialogue_texts(args.dataset, args.dialogues)
+    built = _built_config(args.dataset, DIALOGUES)  # read once: the texts, and the faces the checks see
+    dialogues = _dialogue_texts(built, args.dialogues)
     if image_checks:
-        from mirror_hf.schema import DIALOGUES
         from mirror_hf.synthesis.filters import TurnFaces
 
-        turn_faces = TurnFaces(_built_config(args.dataset, DIALOGUES))
+        turn_faces = TurnFaces(built)
     report = filter_dialogues(
         dialogues,
         args.out,
@@ -819,8 +816,6 @@ def _convert_canary(args) -> int:
 
 
 def _synthesize_faces(args) -> int:
-
-    from mirror_hf.schema import DIALOGUES
     from mirror_hf.synthesis.faces import IdentityFaceIndex, draw_faces, load_photomaker
 
     settings, checks = _face_settings(args), _face_checks(args)
@@ -857,7 +852,7 @@ def _synthesize_expressions(args) -> int:
     from mirror_hf.paths import llm_cache_dir
     from mirror_hf.synthesis.expressions import describe_expressions
 
-    dialogues = _dialogue_texts(args.dataset, args.dialogues)
+    dialogues = _dialogue_texts(_built_config(args.dataset, DIALOGUES), args.dialogues)
     backend = load_backend(args.model, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir())
     report = asyncio.run(
         describe_expressions(
