@@ -25,6 +25,7 @@ import re
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
+from mirror_hf.synthesis.checks import default_device
 
 CANARY_LABELS = (
     "__casual__",
@@ -53,11 +54,10 @@ class Canary:
     """
 
     def __init__(self, model: str, *, device: str | None = None, batch_size: int = 16, max_new_tokens: int = 24):
-        import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
         self.id = str(model)
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = default_device(device)
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(model)
             self.model = AutoModelForSeq2SeqLM.from_pretrained(model).to(self.device).eval()

@@ -44,7 +44,8 @@ def clip_text(stage_direction: str) -> str:
     return f"A facial photo with {stage_direction.lower()}"
 
 
-def _device(device: str | None) -> str:
+def default_device(device: str | None = None) -> str:
+    """``device``, or ``cuda`` when there is one, else ``cpu``."""
     import torch
 
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -58,7 +59,7 @@ class ClipCheck:
     def __init__(self, model: str = CLIP_MODEL, threshold: float = CLIP_THRESHOLD, device: str | None = None):
         from transformers import CLIPModel, CLIPProcessor
 
-        self.device = _device(device)
+        self.device = default_device(device)
         self.model = CLIPModel.from_pretrained(model).to(self.device).eval()
         self.processor = CLIPProcessor.from_pretrained(model)
         self.threshold = threshold
@@ -89,7 +90,7 @@ class NsfwCheck:
     def __init__(self, model: str = NSFW_MODEL, device: str | None = None):
         from transformers import pipeline
 
-        self.classify = pipeline("image-classification", model=model, device=_device(device))
+        self.classify = pipeline("image-classification", model=model, device=default_device(device))
         self.settings = {"model": str(model)}
 
     def __call__(self, image, turn: dict) -> CheckResult:
@@ -206,4 +207,5 @@ __all__ = [
     "DeepFaceChecks",
     "NsfwCheck",
     "clip_text",
+    "default_device",
 ]

@@ -29,6 +29,7 @@ from pathlib import Path
 from mirror_hf.data.turn_images import turn_image_name
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import append_record, read_records, trim_torn_tail
+from mirror_hf.synthesis.checks import default_device
 from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
 
 FACES_FILE = "faces.jsonl"  # one line per turn drawn or rejected: attempts, seed, check scores
@@ -59,7 +60,7 @@ def load_photomaker(settings: PhotoMakerSettings = PhotoMakerSettings(), device:
         from photomaker import PhotoMakerStableDiffusionXLPipeline
     except ImportError as err:
         raise MirrorError(f"PhotoMaker is not installed ({err})", fix='pip install "mirror-hf[synthesis]"') from err
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = default_device(device)
     dtype = dtype or (torch.float16 if device.startswith("cuda") else torch.float32)
     pipe = PhotoMakerStableDiffusionXLPipeline.from_pretrained(settings.base_model, dtype=dtype)
     pipe.load_photomaker_adapter(settings.adapter, weight_name=settings.weight_name, trigger_word=settings.trigger_word)
