@@ -275,24 +275,23 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
 
 def test_unreadable_judgements_leave_a_dialogue_not_judged_and_a_rerun_judges_it(built, tmp_path, capsys):
     _, folder = built
-    garbled = ScriptedServer(answer=lambda body, n: "I cannot rate this.")
+    server = ScriptedServer(answer=lambda body, n: "I cannot rate this.")
     args = ["synthesize", "filter", "--dataset", str(folder), "--out", str(tmp_path), "--filters", "basic"]
+    args += ["--wai-judge", f"judge@{server.url}", "--cache-dir", str(tmp_path), "--reasks", "0"]
     try:
-        garbled_run = [*args, "--wai-judge", f"judge@{garbled.url}", "--reasks", "0", "--cache-dir", str(tmp_path)]
-        assert main([*garbled_run, "--wai-all"]) == 0  # every dialogue, the one basic rejects too
-        assert len(garbled.requests) == 6 * 12
-    finally:
-        garbled.close()
-    report = json.loads((tmp_path / "filter_report.json").read_text())
-    assert report["filters"]["wai"]["not_judged"] == 6 and report["filters"]["wai"]["checked"] == 0
-    assert "wai" not in {f for reasons in report["rejected_dialogues"].values() for f in reasons}
-    assert "6 not judged (no judgement could be read 6)" in capsys.readouterr().out
-    server = ScriptedServer(answer=judge_answer)
-    try:
-        assert main([*args, "--wai-judge", f"judge@{server.url}", "--cache-dir", str(tmp_path / "b")]) == 0
+        assert main([*args, "--wai-all"]) == 0  # every dialogue, the one basic rejects too
+        assert len(server.requests) == 6 * 12
+        report = json.loads((tmp_path / "filter_report.json").read_text())
+        assert report["filters"]["wai"]["not_judged"] == 6 and report["filters"]["wai"]["checked"] == 0
+        assert "wai" not in {f for reasons in report["rejected_dialogues"].values() for f in reasons}
+        assert "6 not judged (no judgement could be read 6)" in capsys.readouterr().out
+        server.answer = judge_answer  # the same judge and cache: the rerun asks with the next seed instead of
+        assert main(args) == 0  # reading the unreadable answers back from the cache
     finally:
         server.close()
     assert json.loads((tmp_path / "filter_report.json").read_text())["filters"]["wai"]["rejected"] == 1
+    assert len(server.requests) == 6 * 12 + 5 * 12  # the five dialogues basic kept
+    assert {r["body"].get("seed") for r in server.requests[6 * 12 :]} == {1}
 
 
 def test_filter_options_fail_before_any_work(built, tmp_path):

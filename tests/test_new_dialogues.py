@@ -152,14 +152,19 @@ def test_screenplays_cli_writes_release_files_that_build_reads(tmp_path, celeba_
     args = ["synthesize", "screenplays", "--cactus", str(cactus), "--celeba-dir", str(celeba_dir), "--out", str(out)]
     args += ["--model", f"gpt-4o-mini@{server.url}", "--face-detector", "skip", "--quiet"]
     try:
-        assert main([*args, "--cache-dir", str(tmp_path / "cache"), "--reasks", "1"]) == 0
+        assert main([*args, "--cache-dir", str(tmp_path / "cache"), "--reasks", "0"]) == 0
         printed = capsys.readouterr().out
         # the tiny DeepFace reads every drawn CelebA face as a man of 32-33: the woman gets no face; the 61-year-old
         # gets the closest age there is
-        assert "3 clients (1 without a CelebA face of their gender, left out), 8 profiles: 8 screenplays" in printed
+        assert "3 clients (1 without a CelebA face of their gender, left out), 8 profiles: 6 screenplays" in printed
+        assert "2 failed (a rerun retries them)" in printed  # the cognitive profiles' one answer was unreadable
         assert "clients without a face (CACTUS rows): [2]" in printed
-        assert len(server.requests) == 8 + 2  # the two cognitive profiles were asked twice
+        assert len(server.requests) == 8
         assert "KEEP ALL RESPONSE TO MAXIMUM OF 2 LINES." in server.requests[0]["body"]["messages"][1]["content"]
+        # the rerun asks the failed two anew (the next seed), not the cache that holds their unreadable answers
+        assert main([*args, "--cache-dir", str(tmp_path / "cache"), "--reasks", "0"]) == 0
+        assert "2 screenplays written now, 6 before, 0 failed" in capsys.readouterr().out
+        assert [r["body"].get("seed") for r in server.requests[8:]] == [1, 1]
         assert main([*args, "--cache-dir", str(tmp_path / "cache-2")]) == 0  # all written: no call
         assert len(server.requests) == 10
     finally:

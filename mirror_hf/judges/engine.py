@@ -87,9 +87,12 @@ async def judge_sessions(
     reasks: int = 3,
     samples: int = 1,
     weighted: bool = False,
+    first_attempt: int = 0,
     progress: bool = True,
 ) -> list[Judgement]:
-    """Every (session, item) judgement; the back-end's own bound limits concurrency.
+    """Every (session, item) judgement; the back-end's own bound limits concurrency. ``first_attempt`` numbers the
+    first try (each try after the first has its own seed): a retry of judgements a past run could not read starts
+    after its tries, so that it asks anew instead of reading the same answers back from the cache.
 
     ``weighted`` asks for the top log-probabilities and adds the probability-weighted score (G-Eval style) of the
     score token; back-ends that return none leave it NaN and the parsed score stands.
@@ -109,7 +112,7 @@ async def judge_sessions(
         judgement = Judgement(s, instrument, item.name, item.dimension, math.nan, prompt)
         scores, expected = [], []
         for k in range(samples):
-            for attempt in range(reasks + 1):
+            for attempt in range(first_attempt, first_attempt + reasks + 1):
                 params = dict(sampling)
                 if weighted:
                     params.update(logprobs=True, top_logprobs=TOP_LOGPROBS)

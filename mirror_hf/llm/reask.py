@@ -1,6 +1,7 @@
 """Ask until the answer can be read: a model's unreadable answer is asked again with a new seed (so neither the
 response cache nor a greedy server repeats it), a bounded number of times, and what could not be read is reported,
-never invented.
+never invented. A later run that retries a failed job passes the answers it got before: it goes on with the seeds
+after theirs, instead of reading the same unreadable answers back from the cache.
 
 Example:
     >>> asyncio.run(ask_until_read(backend, messages, parse_expressions, reasks=3))   # doctest: +SKIP
@@ -24,11 +25,18 @@ class Answer:
 
 
 async def ask_until_read(
-    backend, messages: list[dict], parse: Callable[[str], object], *, reasks: int = 3, sampling: dict | None = None
+    backend,
+    messages: list[dict],
+    parse: Callable[[str], object],
+    *,
+    reasks: int = 3,
+    sampling: dict | None = None,
+    earlier: list[str] = (),
 ) -> Answer:
-    """``parse(text)`` of the first answer it does not reject with ValueError; ``reasks`` more tries at most."""
-    answer, problems = Answer(), []
-    for attempt in range(reasks + 1):
+    """``parse(text)`` of the first answer it does not reject with ValueError; ``reasks`` more tries at most.
+    ``earlier``: the unreadable answers of a past run, one per seed it used; ``raw`` starts with them."""
+    answer, problems = Answer(raw=list(earlier)), []
+    for attempt in range(len(earlier), len(earlier) + reasks + 1):
         seed = {"seed": attempt} if attempt else {}
         try:
             response = await backend.chat(ChatRequest.of(messages, **(sampling or {}), **seed))

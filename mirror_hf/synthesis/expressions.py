@@ -76,12 +76,16 @@ def photomaker_prompts(gender: str | None, expressions: Expressions) -> tuple[st
     return prompt, negative
 
 
-async def describe_turn(backend, turns: list[dict], t: int, *, reasks: int = 3, sampling: dict | None = None) -> dict:
+async def describe_turn(
+    backend, turns: list[dict], t: int, *, reasks: int = 3, sampling: dict | None = None, earlier: list[str] = ()
+) -> dict:
     """One client turn's expressions: ``{"expression", "contrasting", "raw", "failure"}``; an unreadable answer is
-    asked again with a new seed up to ``reasks`` times, then recorded as a failure (never invented)."""
+    asked again with a new seed up to ``reasks`` times, then recorded as a failure (never invented). ``earlier``:
+    the answers a past run could not read (a retry goes on with new seeds)."""
     messages = [{"role": "user", "content": render_expression_prompt(turns, t)}]
+    sampling = {**EXPRESSION_SAMPLING, **(sampling or {})}
     answer = await ask_until_read(
-        backend, messages, parse_expressions, reasks=reasks, sampling={**EXPRESSION_SAMPLING, **(sampling or {})}
+        backend, messages, parse_expressions, reasks=reasks, sampling=sampling, earlier=earlier
     )
     found = answer.value or Expressions(None, None)
     return {
@@ -112,7 +116,9 @@ async def describe_expressions(
     out.mkdir(parents=True, exist_ok=True)
     journal = out / EXPRESSIONS_FILE
     trim_torn_tail(journal)
-    done = {_key(r) for r in read_records(journal, _key) if r["failure"] is None}
+    records = read_records(journal, _key)
+    done = {_key(r) for r in records if r["failure"] is None}
+    earlier = {_key(r): r["raw"] for r in records if r["failure"] is not None}  # a retry goes on after these
     jobs = [
         (d, t)
         for d in dialogues
@@ -122,7 +128,8 @@ async def describe_expressions(
 
     async def describe(job: tuple[dict, int]) -> dict:
         dialogue, t = job
-        found = await describe_turn(backend, dialogue["turns"], t, reasks=reasks)
+        tried = earlier.get((dialogue["idx"], t), ())
+        found = await describe_turn(backend, dialogue["turns"], t, reasks=reasks, earlier=tried)
         prompt = negative = None
         if found["failure"] is None:
             expressions = Expressions(found["expression"], found["contrasting"])

@@ -55,6 +55,7 @@ from mirror_hf.synthesis.canary import UNSAFE_LABELS
 from mirror_hf.synthesis.faces import FACES_FILE
 
 FILTERS_FILE = "filters.jsonl"
+REJECTED_BEFORE = "rejected by an earlier filter"  # why a later filter did not judge a dialogue: nothing left to do
 FILTER_MARKDOWN_FILE = "filter_report.md"
 FILTERS = ("basic", "pos_repetition", "copy_paste", "canary", "wai", "faces")
 RULE_FILTERS = ("basic", "pos_repetition", "copy_paste")  # no model server needed (pos needs a spaCy model)
@@ -296,11 +297,9 @@ def filter_dialogues(
         settings["wai"] = {"judge": judge.id, "items": [asdict(i) for i in items]}
     settings.update({check.name: check.settings for check in image_checks})
     keys = {name: _settings_key(value) for name, value in settings.items()}
-    done = {
-        (r["idx"], r["filter"])
-        for r in read_records(journal, _record_key)
-        if keys.get(r["filter"]) == r["settings"] and not r.get("failure")
-    }
+    current = [r for r in read_records(journal, _record_key) if keys.get(r["filter"]) == r["settings"]]
+    done = {(r["idx"], r["filter"]) for r in current if not r.get("failure")}
+    wai_tried = {r["idx"]: r.get("tries", 0) for r in current if r["filter"] == "wai" and r.get("failure")}
 
     def line(dialogue: dict, name: str, result: dict) -> dict:
         return {"idx": dialogue["idx"], "filter": name, "settings": keys[name], **result}
@@ -312,7 +311,7 @@ def filter_dialogues(
         )  # fmt: skip
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks, loop))
+            found = _check(name, part, rules, tagger, canary, judge, (items, wai_reasks, wai_tried, loop))
             append_records(journal, [line(d, name, r) for d, r in zip(part, found, strict=True)])  # one fsync a chunk
             bar.update(len(part))
         bar.close()
@@ -367,8 +366,8 @@ def _check(name: str, part: list[dict], rules: FilterRules, tagger, canary, judg
         return [{"problems": pos_problems([next(tags) for _ in d["turns"]], rules)} for d in part]
     if name == "canary":
         return _canary_check(part, canary, rules)
-    items, reasks, loop = wai
-    return loop.run_until_complete(_wai_check(part, judge, items, reasks))
+    items, reasks, tried, loop = wai
+    return loop.run_until_complete(_wai_check(part, judge, items, reasks, tried))
 
 
 def _default_wai_items():
@@ -396,26 +395,31 @@ def _canary_check(part: list[dict], canary, rules: FilterRules) -> list[dict]:
     ]
 
 
-async def _wai_check(part: list[dict], judge, items, reasks: int) -> list[dict]:
+async def _wai_check(part: list[dict], judge, items, reasks: int, tried: dict[str, int]) -> list[dict]:
+    """WAI's journal fields for each dialogue of ``part``; ``tried``: the tries per item a past run spent on the
+    dialogues it could not judge (their retry goes on with new seeds, not the cached answers)."""
     from mirror_hf.judges.engine import judge_wai
 
-    sessions = [wai_transcript(d) for d in part]
-    judgements = await judge_wai(sessions, judge, items=items, reasks=reasks, progress=False)
-    results = []
-    for s in range(len(part)):
-        mine = [j for j in judgements if j.session == s]
-        mean = valid_mean([j.score for j in mine])
-        failures = [f"{j.item}: {j.failure}" for j in mine if j.failure]
-        results.append(
-            {
+    results = {}
+    for first in sorted({tried.get(d["idx"], 0) for d in part}):
+        group = [d for d in part if tried.get(d["idx"], 0) == first]
+        sessions = [wai_transcript(d) for d in group]
+        judgements = await judge_wai(
+            sessions, judge, items=items, reasks=reasks, first_attempt=first, progress=False
+        )  # fmt: skip
+        for s, dialogue in enumerate(group):
+            mine = [j for j in judgements if j.session == s]
+            mean = valid_mean([j.score for j in mine])
+            failures = [f"{j.item}: {j.failure}" for j in mine if j.failure]
+            results[dialogue["idx"]] = {
                 "problems": [],
                 "score": None if math.isnan(mean) else mean,
                 "items": {j.item: None if math.isnan(j.score) else j.score for j in mine},
-                # retried by the next run
+                # retried by the next run, after the tries spent here
                 "failure": "no judgement could be read: " + "; ".join(failures) if math.isnan(mean) else None,
+                "tries": first + reasks + 1,
             }
-        )
-    return results
+    return [results[d["idx"]] for d in part]
 
 
 def check_turn_faces(dialogue: dict, checks, identity, faces: dict[int, object]) -> dict[str, dict]:
@@ -497,11 +501,7 @@ def build_filter_report(
                     problems = [f"WAI {(score - 1) / 4:.3f} < {rules.wai_threshold} (item mean {score:.2f})"]
             if verdict is None:
                 counts["not_judged"] += 1
-                why[
-                    "rejected by an earlier filter"
-                    if entry is None and idx in rejected
-                    else _why_not_judged(name, entry)
-                ] += 1
+                why[REJECTED_BEFORE if entry is None and idx in rejected else _why_not_judged(name, entry)] += 1
                 not_judged.setdefault(name, []).append(idx)
                 continue
             counts["checked"] += 1

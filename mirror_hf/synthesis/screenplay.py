@@ -68,11 +68,15 @@ def parse_generated_screenplay(text: str) -> list[dict]:
     return turns
 
 
-async def write_screenplay(backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None) -> dict:
+async def write_screenplay(
+    backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None, earlier: list[str] = ()
+) -> dict:
     """One profile's screenplay: ``{"idx", "text", "turns", "raw", "failure", "model"}``; an unreadable answer is
-    asked again with a new seed up to ``reasks`` times, then recorded as a failure."""
+    asked again with a new seed up to ``reasks`` times, then recorded as a failure. ``earlier``: the answers a past
+    run could not read (a retry goes on with new seeds)."""
+    messages = render_screenplay_messages(profile)
     answer = await ask_until_read(
-        backend, render_screenplay_messages(profile), parse_generated_screenplay, reasks=reasks, sampling=sampling
+        backend, messages, parse_generated_screenplay, reasks=reasks, sampling=sampling, earlier=earlier
     )
     return {
         "idx": profile["idx"],
@@ -102,11 +106,14 @@ async def write_screenplays(
     out.mkdir(parents=True, exist_ok=True)
     journal = out / SCREENPLAYS_FILE
     trim_torn_tail(journal)
-    done = {r["idx"] for r in read_records(journal, _idx) if r["failure"] is None}
+    records = read_records(journal, _idx)
+    done = {r["idx"] for r in records if r["failure"] is None}
+    earlier = {r["idx"]: r["raw"] for r in records if r["failure"] is not None}  # a retry goes on after these
     jobs = [p for p in profiles if p["idx"] not in done]
 
     async def write(profile: dict) -> dict:
-        return await write_screenplay(backend, profile, reasks=reasks, sampling=sampling)
+        tried = earlier.get(profile["idx"], ())
+        return await write_screenplay(backend, profile, reasks=reasks, sampling=sampling, earlier=tried)
 
     counts = await record_each(
         jobs, write, journal, concurrency=concurrency, desc="Screenplays", unit="dialogue", already=len(done),
