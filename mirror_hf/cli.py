@@ -280,7 +280,8 @@ def _parser() -> argparse.ArgumentParser:
         "draw and a contrasting one, and write PhotoMaker's prompt and negative prompt. `faces`: draw each turn's "
         "face with PhotoMaker. `screenplays`: new dialogues from CACTUS profiles and CelebA faces (§3.1-3.2), as "
         "release files. `filter`: the paper's dialogue filters (§3.4) with a rejection-rate report, applied "
-        "by `mirror-hf build --filters`. `convert-canary`: Canary's ParlAI checkpoint to transformers. All resume.",
+        "by `mirror-hf build --filters`. `convert-canary`: Canary's ParlAI checkpoint to transformers. "
+        "`pipeline`: all of them in order from one YAML file. All resume.",
     )
     steps = synthesize.add_subparsers(dest="step", required=True, metavar="STEP")
 
@@ -295,6 +296,9 @@ def _parser() -> argparse.ArgumentParser:
     expressions.add_argument("--model", required=True, metavar="SPEC", help="the LLM (authors: Llama-3-8B-Instruct)")
     expressions.add_argument("--out", required=True, metavar="DIR")
     expressions.add_argument("--dialogues", type=int, help="only the first N dialogues")
+    expressions.add_argument(
+        "--filters", metavar="DIR", help="leave out the dialogues `synthesize filter` rejected (its --out folder)"
+    )
     _add_llm_arguments(expressions, at_once="turns")
     expressions.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -402,6 +406,29 @@ def _parser() -> argparse.ArgumentParser:
     screenplays.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
     _add_llm_arguments(screenplays, at_once="screenplays")
     screenplays.add_argument("--quiet", action="store_true", help="no progress bars")
+
+    pipeline = steps.add_parser(
+        "pipeline",
+        help="all of it in one resumable run: screenplays or release -> build -> filters -> expressions -> faces -> "
+        "filters -> build",
+        description="Run the synthesis stages in order over one work folder, from a YAML config whose sections hold "
+        "each command's options (recipes/synthesis/*.yaml). Each stage is the mirror-hf command printed before it "
+        "runs; every stage resumes, so running the pipeline again continues where it stopped. The text filters run "
+        "before any face is drawn; WAI runs last. OUT/pipeline_report.json records every stage.",
+        epilog="examples:\n  mirror-hf synthesize pipeline --config recipes/synthesis/turn_faces.yaml --dry-run\n"
+        "  mirror-hf synthesize pipeline --config recipes/synthesis/new_dialogues.yaml --until screenplays",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    pipeline.add_argument("--config", required=True, metavar="FILE", help="the pipeline's YAML")
+    pipeline.add_argument("--dry-run", action="store_true", help="print the stages' commands and run nothing")
+    from mirror_hf.synthesis.pipeline import STAGES  # light: no model at import
+
+    pipeline.add_argument(
+        "--until", choices=STAGES, metavar="STAGE", help=f"stop after this stage: {', '.join(STAGES)}"
+    )
+    pipeline.add_argument(
+        "--keep-going", action="store_true", help="go on past a stage that left work undone (a rerun retries it)"
+    )
 
     convert = steps.add_parser(
         "convert-canary",
@@ -681,6 +708,7 @@ def _synthesize(args) -> int:
         "filter": _synthesize_filter,
         "screenplays": _synthesize_screenplays,
         "convert-canary": _convert_canary,
+        "pipeline": _synthesize_pipeline,
     }
     return steps[args.step](args)
 
@@ -807,6 +835,37 @@ def _synthesize_screenplays(args) -> int:
     return 0
 
 
+def _synthesize_pipeline(args) -> int:
+    from mirror_hf.synthesis.pipeline import load_pipeline_config, plan_pipeline, run_pipeline
+
+    config = load_pipeline_config(args.config)
+    stages = plan_pipeline(config)
+    for stage in stages:  # every stage's options are checked before the first one runs
+        try:
+            _, unknown = _parser().parse_known_args(list(stage.argv))
+        except SystemExit as err:  # argparse printed what it refused
+            raise MirrorError(
+                f"the {stage.name} stage's options are refused (argparse's message above): {stage.command}",
+                file=args.config,
+            ) from err
+        if unknown:
+            raise MirrorError(
+                f"`mirror-hf {' '.join(stage.argv[:2])}` has no option {unknown[0]!r} (the {stage.name} stage)",
+                file=args.config,
+                fix=f"keys are the command's options with _ for -: see mirror-hf {' '.join(stage.argv[:2])} --help",
+            )
+    if args.dry_run:
+        print("\n".join(stage.command for stage in stages))
+        return 0
+    report = run_pipeline(stages, config["out"], main, until=args.until, keep_going=args.keep_going)
+    for entry in report["stages"]:
+        undone = f" ({entry['left_undone']})" if entry.get("left_undone") else ""
+        print(f"  {entry['stage']:<12} {entry['status']:<10} {entry.get('seconds', 0):>9.1f} s{undone}")
+    if report["status"] == "done":
+        print(f"done: {report['dataset']}/ (datasets.load_dataset({report['dataset']!r}, CONFIG))")
+    return 0 if report["status"] in ("done", "stopped") else 1
+
+
 def _convert_canary(args) -> int:
     from mirror_hf.synthesis.canary import convert_parlai_canary
 
@@ -853,6 +912,12 @@ def _synthesize_expressions(args) -> int:
     from mirror_hf.synthesis.expressions import describe_expressions
 
     dialogues = _dialogue_texts(_built_config(args.dataset, DIALOGUES), args.dialogues)
+    if args.filters:  # no face is described, nor drawn, for a dialogue the filters already rejected
+        from mirror_hf.data.sources import read_rejected
+
+        rejected = read_rejected(args.filters)
+        dialogues = [d for d in dialogues if d["idx"] not in rejected]
+        print(f"left out: the {len(rejected)} dialogue(s) rejected in {args.filters}")
     backend = load_backend(args.model, max_concurrency=args.concurrency, cache_dir=args.cache_dir or llm_cache_dir())
     report = asyncio.run(
         describe_expressions(

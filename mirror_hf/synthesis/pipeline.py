@@ -1,0 +1,300 @@
+"""MIRROR's synthesis as one resumable run: the paper's steps (§3.1-3.4) over one work folder, each stage the
+``mirror-hf`` command a person would type, so that any stage can be read, rerun or replaced on its own.
+
+The stages, in order (``screenplays`` runs when the config has that section, the filter stages unless
+``filter: false``, the prefilter only when there is a text filter to run):
+
+1. ``screenplays`` — new dialogues from CACTUS clients and CelebA faces (``OUT/release/``), or the ``release`` given;
+2. ``dialogues`` — the ``dialogues`` config built from them with the clients' CelebA faces (``OUT/dialogues/``);
+3. ``prefilter`` — the text filters that need no face (rules, Canary) into ``OUT/filtered/``, so that no face is
+   drawn for a dialogue they reject (the paper drew first and filtered after; the verdicts are the same);
+4. ``expressions`` — each kept client turn's face described by an LLM (``OUT/faces/expressions.jsonl``);
+5. ``faces`` — PhotoMaker draws them, each face checked and redrawn as the authors did (``OUT/faces/``);
+6. ``filter`` — the text filters again (read from the journal), the faces rejected when drawn and, last, WAI on
+   what is left;
+7. ``build`` — the final dataset with the turn faces, without the rejected dialogues (``OUT/mirror/``).
+
+Every stage resumes (journals, build fingerprints), so a rerun of the pipeline continues where it stopped. After each
+stage the pipeline looks at what it wrote and stops when work was left undone (turns no LLM answer could describe,
+dialogues WAI could not judge, screenplays not written): a rerun retries them; ``keep_going`` goes on without.
+
+Example:
+    $ mirror-hf synthesize pipeline --config recipes/synthesis/turn_faces.yaml --dry-run
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import shlex
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from mirror_hf.errors import MirrorError
+from mirror_hf.journal import read_records
+from mirror_hf.schema import DIALOGUES, FILTER_REPORT_FILE, SCREENPLAYS_REPORT_FILE
+from mirror_hf.synthesis.filters import REJECTED_BEFORE, RULE_FILTERS
+
+PIPELINE_REPORT_FILE = "pipeline_report.json"
+STAGES = ("screenplays", "dialogues", "prefilter", "expressions", "faces", "filter", "build")
+# Each stage's folder in the work folder: the two filter passes share one journal, expressions and faces one folder.
+FOLDERS = {
+    "screenplays": "release",
+    "dialogues": "dialogues",
+    "prefilter": "filtered",
+    "expressions": "faces",
+    "faces": "faces",
+    "filter": "filtered",
+    "build": "mirror",
+}
+SECTIONS = ("screenplays", "expressions", "faces", "filter", "build")  # each: that command's options
+SHARED = ("out", "release", "revision", "celeba_dir", "cactus", "device", "cache_dir", "quiet")
+# Options the pipeline sets itself, per section: giving one would contradict how the stages are wired.
+WIRED = {
+    "screenplays": {"celeba_dir", "cactus", "out"},
+    "expressions": {"dataset", "out", "filters"},
+    "faces": {"dataset", "out", "expressions"},
+    "filter": {"dataset", "out", "faces"},
+    "build": {"release", "sample", "revision", "celeba_dir", "cactus", "turn_images", "filters", "out"},
+}
+BOTH_BUILDS = ("on_error", "celeba_link")  # build options the first build (dialogues) takes too
+# Filter options that belong to the final pass only (the prefilter runs before any face is drawn).
+FINAL_FILTER_ONLY = {"wai_judge", "wai_threshold", "wai_guidelines", "wai_all", "concurrency", "reasks", "cache_dir"}
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One step of the pipeline: its name, the ``mirror-hf`` arguments it runs and the folder it writes."""
+
+    name: str
+    argv: tuple[str, ...]
+    folder: Path
+
+    @property
+    def command(self) -> str:
+        return shlex.join(("mirror-hf", *self.argv))
+
+
+def load_pipeline_config(path: str | Path) -> dict:
+    """The pipeline's YAML: shared keys (``out``, ``release``, ``celeba_dir``, ``cactus``, ``device``, ...) and one
+    section per command (``screenplays``, ``expressions``, ``faces``, ``filter``, ``build``) holding that command's
+    options, written with ``_`` for ``-``; ``filter: false`` runs no filter."""
+    import yaml
+
+    file = Path(path)
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise MirrorError(f"cannot read the pipeline config: {err}", file=str(file)) from err
+    if not isinstance(config, dict):
+        raise MirrorError("not a mapping of options", file=str(file), fix="see recipes/synthesis/*.yaml")
+    unknown = sorted(set(config) - set(SHARED) - set(SECTIONS))
+    if unknown:
+        raise MirrorError(
+            f"unknown key(s) {unknown}",
+            file=str(file),
+            fix=f"shared keys are {', '.join(SHARED)}; sections are {', '.join(SECTIONS)}",
+        )
+    for key in ("out", "celeba_dir"):
+        if not config.get(key):
+            raise MirrorError(f"{key!r} is required", file=str(file), field=key)
+    if bool(config.get("release")) == bool(config.get("screenplays")):
+        raise MirrorError(
+            "give either 'release' (dialogues to draw faces for) or a 'screenplays' section (new dialogues)",
+            file=str(file),
+        )
+    for section in SECTIONS:
+        options = config.get(section)
+        if section == "filter" and options is False:
+            continue
+        if options is not None and not isinstance(options, dict):
+            raise MirrorError(f"section {section!r} is not a mapping of options", file=str(file), field=section)
+        wired = sorted(set(options or {}) & WIRED[section])
+        if wired:
+            raise MirrorError(
+                f"section {section!r} sets {wired}, which the pipeline wires itself",
+                file=str(file),
+                field=section,
+                fix="use the shared keys (release, celeba_dir, cactus) or run that command on its own",
+            )
+    if not (config.get("expressions") or {}).get("model"):
+        raise MirrorError("the expressions section needs a model", file=str(file), field="expressions.model")
+    if "image_checks" in (config.get("filter") or {}):
+        raise MirrorError(
+            "the pipeline's faces are checked as they are drawn (faces.checks); image_checks re-checks a built "
+            "dataset's faces",
+            file=str(file),
+            field="filter.image_checks",
+            fix="set faces: {checks: ...}, or run mirror-hf synthesize filter --image-checks on the final build",
+        )
+    return config
+
+
+def _options(options: dict) -> list[str]:
+    """``{"max_reads": 50, "wai_all": True, "filters": ["basic"]}`` -> ``--max-reads 50 --wai-all --filters basic``."""
+    argv = []
+    for key, value in options.items():
+        flag = "--" + key.replace("_", "-")
+        if value is None or value is False:
+            continue
+        if value is True:
+            argv.append(flag)
+        elif isinstance(value, list | tuple):
+            argv += [flag, ",".join(str(v) for v in value)]
+        else:  # the stages run without a shell: expand ~ here
+            argv += [flag, str(Path(value).expanduser()) if str(value).startswith("~") else str(value)]
+    return argv
+
+
+def plan_pipeline(config: dict) -> list[Stage]:
+    """The stages ``config`` asks for, each with the exact ``mirror-hf`` arguments it runs."""
+    out = Path(config["out"]).expanduser()
+    folder = {name: out / sub for name, sub in FOLDERS.items()}
+    shared = {key: config.get(key) for key in ("device", "cache_dir")}
+    quiet = ["--quiet"] if config.get("quiet") else []
+
+    def stage(name: str, argv: list[str], options: dict, *shared_keys: str) -> Stage:
+        """``argv`` + the section's ``options`` over the shared keys the command takes."""
+        merged = {**{key: shared[key] for key in shared_keys}, **options}
+        return Stage(name, (*argv, *_options(merged), *quiet), folder[name])
+
+    stages = []
+    cactus = {"cactus": config.get("cactus")}
+    if config.get("screenplays"):
+        if not config.get("cactus"):
+            raise MirrorError("new dialogues need CACTUS: set 'cactus' (cactus.json)", field="cactus")
+        release = folder["screenplays"]
+        design = {"celeba_dir": config["celeba_dir"], **cactus, "out": release, **config["screenplays"]}
+        stages.append(stage("screenplays", ["synthesize", "screenplays"], design, "cache_dir"))
+    else:
+        release = config["release"]
+    source = {"release": str(release), "revision": config.get("revision"), "celeba_dir": config["celeba_dir"], **cactus}
+    build_options = dict(config.get("build") or {})
+    both = {key: build_options.get(key) for key in BOTH_BUILDS}
+    stages.append(stage("dialogues", ["build"], {**source, "configs": DIALOGUES, "out": folder["dialogues"], **both}))
+
+    filtering = config.get("filter") is not False
+    filter_options = dict(config.get("filter") or {})
+    on_dialogues = {"dataset": folder["dialogues"]}
+    rules = filter_options.get("filters", ",".join(RULE_FILTERS))
+    prefiltering = filtering and bool(rules or filter_options.get("canary"))  # a text filter to run before faces
+    if prefiltering:
+        text_only = {k: v for k, v in filter_options.items() if k not in FINAL_FILTER_ONLY}
+        prefilter = {**on_dialogues, "out": folder["filter"], **text_only}
+        stages.append(stage("prefilter", ["synthesize", "filter"], prefilter, "device"))
+    expressions = {**on_dialogues, "out": folder["faces"], "filters": folder["filter"] if prefiltering else None}
+    expressions |= config["expressions"]
+    stages.append(stage("expressions", ["synthesize", "expressions"], expressions, "cache_dir"))
+    faces = {**on_dialogues, "out": folder["faces"], **(config.get("faces") or {})}
+    stages.append(stage("faces", ["synthesize", "faces"], faces, "device"))
+    if filtering:
+        final = {**on_dialogues, "out": folder["filter"], "faces": folder["faces"], **filter_options}
+        stages.append(stage("filter", ["synthesize", "filter"], final, "device", "cache_dir"))
+    rebuild = {**source, "turn_images": folder["faces"], "filters": folder["filter"] if filtering else None}
+    stages.append(stage("build", ["build"], {**rebuild, "out": folder["build"], **build_options}))
+    return stages
+
+
+def left_undone(stage: Stage) -> str | None:
+    """What ``stage`` left for a rerun, read from the files it wrote; None when it finished everything."""
+    if stage.name == "screenplays":
+        report = _json(stage.folder / SCREENPLAYS_REPORT_FILE)
+        failed = report.get("failed", 0)
+        return f"{failed} screenplays could not be written" if failed else None
+    if stage.name == "expressions":
+        from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
+
+        records = read_records(stage.folder / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
+        failed = sum(1 for r in records if r.get("failure"))
+        return f"{failed} client turns could not be described (see expressions.jsonl)" if failed else None
+    if stage.name in ("prefilter", "filter"):
+        waiting = {}
+        for name, row in _json(stage.folder / FILTER_REPORT_FILE).get("filters", {}).items():
+            because = row.get("not_judged_because", {})
+            waiting[name] = sum(n for why, n in because.items() if why != REJECTED_BEFORE)
+        waiting = {name: n for name, n in waiting.items() if n}
+        if waiting:
+            return "dialogues not judged: " + ", ".join(f"{name} {n}" for name, n in waiting.items())
+    return None
+
+
+def _json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+
+
+def run_pipeline(
+    stages: list[Stage],
+    out_dir: str | Path,
+    run_command: Callable[[list[str]], int],
+    *,
+    until: str | None = None,
+    keep_going: bool = False,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run ``stages`` in order with ``run_command`` (``mirror_hf.cli.main``), recording each in
+    ``out_dir/pipeline_report.json`` as it ends. Stops after ``until``, at a failed stage, or at a stage that left
+    work undone unless ``keep_going``; returns the report (``status``: ``done``, ``failed``, ``left_work`` or
+    ``stopped``)."""
+    if until is not None and until not in {s.name for s in stages}:
+        names = ", ".join(s.name for s in stages)
+        raise MirrorError(f"--until {until!r} is not a stage of this pipeline", fix=f"use one of {names}")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = {"status": "running", "stages": []}
+
+    def save() -> None:
+        (out / PIPELINE_REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+
+    for n, stage in enumerate(stages, 1):
+        log(f"[{n}/{len(stages)}] {stage.name}: {stage.command}")
+        started = time.monotonic()
+        entry = {"stage": stage.name, "command": stage.command}
+        report["stages"].append(entry)
+        try:
+            code = run_command(list(stage.argv))
+        except BaseException as err:  # recorded, then raised: the report says where it stopped
+            entry.update(status="failed", error=f"{type(err).__name__}: {err}", seconds=_since(started))
+            report["status"] = "failed"
+            save()
+            raise
+        finally:
+            _free_memory()
+        entry["seconds"] = _since(started)
+        undone = left_undone(stage) if code == 0 else None
+        entry["status"] = "failed" if code else "left_work" if undone else "done"
+        entry.update({"exit_code": code} if code else {"left_undone": undone} if undone else {})
+        if code:
+            halt = "failed", f"stage {stage.name} failed (see above); fix it and run again: finished work is kept"
+        elif undone and not keep_going:
+            halt = "left_work", f"stage {stage.name}: {undone}. Run again to retry them, or add --keep-going."
+        elif stage.name == until:
+            halt = "stopped", f"stopped after {stage.name} (--until); run again without --until to go on"
+        else:
+            halt = None
+        if halt:
+            report["status"] = halt[0]
+            save()
+            log(halt[1])
+            return report
+        save()
+    report.update(status="done", dataset=str(stages[-1].folder))
+    save()
+    return report
+
+
+def _since(started: float) -> float:
+    return round(time.monotonic() - started, 1)
+
+
+def _free_memory() -> None:
+    """Stages run in one process: let a stage's models go before the next loads its own."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
