@@ -604,6 +604,8 @@ def _simulate(args) -> int:
     )
     if args.draw_faces:
         print(f"faces drawn live: {dict(faces.stats)}")
+    if report["end_reasons"].get("backend_error"):
+        print(f"  {report['end_reasons']['backend_error']} sessions ended on a failed call: run again to replay them")
     return 0
 
 

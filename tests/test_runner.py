@@ -68,6 +68,34 @@ def test_a_killed_run_resumes_with_every_session_exactly_once(tmp_path):
     assert "MIRROR simulated sessions" in (out / "README.md").read_text()
 
 
+def test_a_rerun_plays_again_the_sessions_a_failed_call_ended_and_only_those(tmp_path):
+    from mirror_hf.llm import BackendError
+
+    calls = {"therapist": 0}
+
+    def down_once(request):  # the first session's first call fails after the back-end's own retries
+        calls["therapist"] += 1
+        return BackendError("503 after 5 tries", status=503) if calls["therapist"] == 1 else therapist_answers(request)
+
+    out = tmp_path / "run"
+    client = ResistantClient(ScriptedBackend("client", client_answers))
+    therapist = MirrorTherapist(ScriptedBackend("therapist", down_once), variant="planning_ec")
+    report = asyncio.run(run_sessions(PROFILES[:3], therapist, client, out, concurrency=1))
+    assert report["end_reasons"] == {"backend_error": 1, "client_ended": 2}
+    played = calls["therapist"]
+
+    report = asyncio.run(run_sessions(PROFILES[:3], therapist, client, out, concurrency=1))
+    assert report["sessions"] == 3 and report["end_reasons"] == {"client_ended": 3}
+    assert calls["therapist"] - played == (played - 1) // 2  # one session played again, the others kept
+    lines = [json.loads(line) for line in (out / SESSIONS_FILE).read_text().splitlines()]
+    assert (
+        len(lines) == 4
+        and lines[0]["end_reason"] == "backend_error"
+        and lines[0]["session_id"] == lines[-1]["session_id"]
+    )
+    assert load_dataset(str(out), split="train")["end_reason"] == ["client_ended"] * 3
+
+
 def test_a_grown_run_and_a_namesake_run_each_load_their_own_rows(tmp_path):
     """datasets keys its cache of a local folder on the folder's name and the card's YAML, not on the data files: a
     run resumed with more profiles, and another run folder of the same name, must not load rows cached before."""

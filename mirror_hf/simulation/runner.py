@@ -2,7 +2,8 @@
 a sessions dataset (parquet + card) that ``load_dataset(OUT)`` reads.
 
 A run folder holds one therapist x variant x client. A session's id is its profile's idx, so a rerun skips what
-is done and never duplicates; a line torn by a crash is dropped and its session run again.
+is done and never duplicates; a line torn by a crash is dropped and its session run again, and so is a session a
+failed call ended (``backend_error``: an outage, not an outcome of the models; its new record replaces the old).
 
 Example:
     >>> report = asyncio.run(run_sessions(profiles, therapist, client, "runs/sim-pec"))   # doctest: +SKIP
@@ -33,6 +34,7 @@ from mirror_hf.simulation.faces import IdentityFaces
 from mirror_hf.simulation.session import SessionResult, run_session
 
 FACES_DIR = "faces"
+RETRIED = "backend_error"  # the end reason a rerun plays again
 
 
 def read_sessions(out_dir: str | Path) -> list[dict]:
@@ -94,7 +96,7 @@ async def run_sessions(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     faces = faces or IdentityFaces()
-    done = {r["session_id"] for r in read_sessions(out)}
+    done = {r["session_id"] for r in read_sessions(out) if r["end_reason"] != RETRIED}
     todo = [p for p in profiles if p["idx"] not in done]
     semaphore = asyncio.Semaphore(concurrency)
     write_lock = asyncio.Lock()
