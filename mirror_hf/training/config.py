@@ -32,6 +32,12 @@ class MirrorSFTConfig(SFTConfig):
         default=2, metadata={"help": "Batches collated and checked before the first step (0 disables)."}
     )
     dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
+    # transformers sets find_unused_parameters=True for any model that is not a PreTrainedModel, so for every peft
+    # model: DDP then walks the autograd graph after each backward, for nothing (LoRA and projector are all used).
+    ddp_find_unused_parameters: bool | None = field(
+        default=False,
+        metadata={"help": "DDP's find_unused_parameters (default False: every trainable parameter is used)."},
+    )
     model_license: str = field(default="llama2", metadata={"help": "Licence of the trained model (the base's)."})
     widget_image: str | None = field(
         default=None,
