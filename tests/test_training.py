@@ -479,3 +479,41 @@ def test_two_processes_share_the_data_and_save_once(tmp_path, tiny_llava, sample
     assert (tmp_path / "run" / "adapter_model.safetensors").is_file()
     optimizer = torch.load(tmp_path / "run" / "checkpoint-4" / "optimizer.pt", weights_only=False)
     assert sorted({g["lr"] for g in optimizer["param_groups"]}) == [1.0e-3, 3.0e-2]  # projector, LoRA
+
+
+def test_zero3_over_two_processes_shards_trains_saves_a_whole_adapter_and_resumes(
+    tmp_path, trained, tiny_llava, sample_dataset
+):
+    """`accelerate launch --config_file recipes/accelerate_configs/zero3.yaml` as written, over 2 CPU processes
+    (DeepSpeed's CPU accelerator, gloo; only the device and precision differ from a GPU launch): ZeRO stage 3 shards
+    the optimizer state, which keeps its two learning rates; the adapter is gathered whole on save (the same tensors
+    as a one-process run's, trained); a relaunch resumes from the DeepSpeed checkpoint."""
+    from safetensors.torch import load_file
+
+    config = tiny_recipe(
+        tmp_path, tiny_llava, sample_dataset, max_steps=2, save_steps=2, per_device_train_batch_size=1, use_cpu=True
+    )
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
+    cmd += [str(ROOT / "recipes" / "accelerate_configs" / "zero3.yaml"), "--num_processes", "2"]
+    cmd += ["--mixed_precision", "no", str(ROOT / "recipes" / "sft_llava.py"), "--config", str(config)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": "", "OMP_NUM_THREADS": "1", "DS_ACCELERATOR": "cpu"}
+    first = subprocess.run(cmd, env=env, **CAPTURE)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-5000:]
+    run = tmp_path / "run"
+    shards = sorted((run / "checkpoint-2" / "global_step2").glob("zero_pp_rank_*_optim_states.pt"))
+    assert len(shards) == 2  # one shard of the optimizer state per process
+    state = torch.load(shards[0], weights_only=False)
+    assert state["ds_config"]["zero_optimization"]["stage"] == 3
+    groups = state["optimizer_state_dict"]["optimizer_state_dict"]["param_groups"]
+    assert sorted({g["lr"] for g in groups}) == [1.0e-3, 3.0e-2]  # projector, LoRA
+
+    adapter = load_file(run / "adapter_model.safetensors")
+    alone = load_file(trained[0] / "adapter_model.safetensors")
+    assert {k: tuple(v.shape) for k, v in adapter.items()} == {k: tuple(v.shape) for k, v in alone.items()}
+    assert all(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)  # gathered and trained
+
+    second = subprocess.run([*cmd, "--max_steps", "3"], env=env, **CAPTURE)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-5000:]
+    assert f"Resuming from {run / 'checkpoint-2'}" in second.stdout
+    steps = [h["step"] for h in json.loads((run / "trainer_state.json").read_text())["log_history"] if "loss" in h]
+    assert steps == [1, 2, 3]
