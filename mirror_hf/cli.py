@@ -1001,6 +1001,7 @@ def _info(args) -> int:
         "trl",
         "peft",
         "accelerate",
+        "deepspeed",
         "evaluate",
         "diffusers",
         "photomakerv",

@@ -169,3 +169,34 @@ def test_the_pipeline_draws_only_what_the_filters_keep_stops_on_undone_work_and_
     finally:
         llm.close()
         judge.close()
+
+
+def test_new_dialogues_go_from_cactus_to_a_built_dataset(tmp_path, celeba_dir, monkeypatch):
+    """The other entry: a `screenplays` section writes release files from CACTUS (an LLM over HTTP, tiny DeepFace
+    graphs), and the next stage builds them with the same CACTUS file."""
+    from test_new_dialogues import CLIENTS, screenplay_for
+    from tiny_models import build_tiny_deepface
+
+    monkeypatch.setenv("DEEPFACE_HOME", str(build_tiny_deepface(tmp_path / "deepface")))
+    cactus = tmp_path / "cactus.json"
+    cactus.write_text(json.dumps(CLIENTS))
+    server = ScriptedServer(answer=screenplay_for)
+    work = tmp_path / "work"
+    config = {
+        "out": str(work), "celeba_dir": str(celeba_dir), "cactus": str(cactus), "cache_dir": str(tmp_path / "cache"),
+        "quiet": True, "screenplays": {"model": f"gpt-4o-mini@{server.url}", "face_detector": "skip"},
+        "expressions": {"model": "unused@http://127.0.0.1:9/v1"},
+    }  # fmt: skip
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        assert main(["synthesize", "pipeline", "--config", str(path), "--until", "dialogues"]) == 0
+    finally:
+        server.close()
+    report = json.loads((work / PIPELINE_REPORT_FILE).read_text())
+    assert [(s["stage"], s["status"]) for s in report["stages"]] == [("screenplays", "done"), ("dialogues", "done")]
+    assert (work / "release" / "mirror_data.csv").is_file()
+    rows = load_dataset(str(work / "dialogues"), "dialogues", split="train")
+    assert len(rows) == 8 and len(server.requests) >= 8  # two clients with a face, four resistance types each
+    assert set(rows["cbt_technique"]) == {"Reality Testing", "Decatastrophizing"}  # joined with the same CACTUS
+    assert all(image is not None for image in rows["identity_image"])
