@@ -318,6 +318,12 @@ def _parser() -> argparse.ArgumentParser:
     _add_photomaker_arguments(faces)
     _add_check_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
+    faces.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="draw only shard K of N (0-based; the dialogues split by idx): run N of these at once, one per GPU, "
+        "on the same --out",
+    )
     faces.add_argument("--quiet", action="store_true", help="no progress bar")
 
     filter_ = steps.add_parser(
@@ -879,6 +885,7 @@ def _convert_canary(args) -> int:
 def _synthesize_faces(args) -> int:
     from mirror_hf.synthesis.faces import IdentityFaceIndex, draw_faces, load_photomaker
 
+    shard = _shard(args.shard) if args.shard else None
     settings, checks = _face_settings(args), _face_checks(args)
     identities = IdentityFaceIndex(_built_config(args.dataset, DIALOGUES))
     pipe = load_photomaker(settings, device=args.device)
@@ -891,8 +898,11 @@ def _synthesize_faces(args) -> int:
         checks=checks,
         tries=args.tries,
         redraw_rejected=args.redraw_rejected,
+        shard=shard,
         progress=not args.quiet,
     )
+    if shard:
+        print(f"shard {shard[0]}/{shard[1]}: {report.get('other_shards', 0)} turns left to the other shards")
     print(
         f"{report.get('drawn', 0)} faces drawn ({report.get('redrawn', 0)} after a failed check), "
         f"{report.get('rejected', 0)} rejected after {args.tries} tries, {report.get('already_drawn', 0)} already "
@@ -904,6 +914,14 @@ def _synthesize_faces(args) -> int:
     if report["without_identity_face"]:
         print(f"  no identity face (build with --celeba-dir): {report['without_identity_face'][:10]}")
     return 0
+
+
+def _shard(text: str) -> tuple[int, int]:
+    """``"K/N"`` -> ``(K, N)`` with 0 <= K < N."""
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and int(k) < int(n)):
+        raise MirrorError(f"--shard {text!r}", fix="write K/N with 0 <= K < N, e.g. --shard 0/4 ... --shard 3/4")
+    return int(k), int(n)
 
 
 def _synthesize_expressions(args) -> int:

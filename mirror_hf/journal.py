@@ -3,7 +3,9 @@ resumable: each result is appended as one line, flushed and fsynced as it finish
 skips what is done.
 
 A crash can tear the last line: readers leave it out, and :func:`trim_torn_tail` cuts it off before the next append
-so that appends always start on a line of their own. Any other unreadable line is an error naming its row.
+so that appends always start on a line of their own. Any other unreadable line is an error naming its row. Appends and
+trims hold an exclusive lock on the file (``flock``), so that several processes can share one journal (the shards of
+``mirror-hf synthesize faces`` on several GPUs): no line is torn by another's write or cut while being written.
 
 Example:
     >>> import tempfile, pathlib
@@ -16,6 +18,7 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -49,15 +52,30 @@ def read_records(path: str | Path, key: Callable[[dict], Hashable]) -> list[dict
     return list(records.values())
 
 
+@contextlib.contextmanager
+def _locked(f):
+    """An exclusive lock on the open file ``f`` for the block (none where the system has no ``flock``)."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: one process per journal
+        yield
+        return
+    fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+
+
 def trim_torn_tail(path: str | Path) -> None:
     """Cut a torn last line off ``path``, so that the next append starts on a line of its own."""
     path = Path(path)
     if not path.exists():
         return
-    data = path.read_bytes()
-    complete = len(data[: data.rfind(b"\n") + 1])
-    if complete != len(data):
-        with path.open("r+b") as f:
+    with path.open("r+b") as f, _locked(f):  # not while another process is writing its line
+        data = f.read()
+        complete = data.rfind(b"\n") + 1
+        if complete != len(data):
             f.truncate(complete)
 
 
@@ -70,8 +88,9 @@ def append_records(path: str | Path, records: list[dict]) -> None:
     """Append ``records``, one line each, with one fsync for them all (for results that come in batches)."""
     if not records:
         return
-    with Path(path).open("a", encoding="utf-8") as f:
-        f.write("".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records))
+    data = "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records).encode("utf-8")
+    with Path(path).open("ab") as f, _locked(f):
+        f.write(data)
         f.flush()
         os.fsync(f.fileno())
 

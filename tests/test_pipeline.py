@@ -200,3 +200,21 @@ def test_new_dialogues_go_from_cactus_to_a_built_dataset(tmp_path, celeba_dir, m
     assert len(rows) == 8 and len(server.requests) >= 8  # two clients with a face, four resistance types each
     assert set(rows["cbt_technique"]) == {"Reality Testing", "Decatastrophizing"}  # joined with the same CACTUS
     assert all(image is not None for image in rows["identity_image"])
+
+
+def test_undescribed_turns_of_a_dialogue_the_filters_now_reject_leave_nothing_undone(tmp_path):
+    from mirror_hf.synthesis.pipeline import Stage, left_undone
+
+    faces, filtered = tmp_path / "faces", tmp_path / "filtered"
+    faces.mkdir()
+    filtered.mkdir()
+    lines = [{"idx": "cactus-1-no-resistance", "turn": 1, "failure": "unreadable: no expression"}]
+    lines += [{"idx": "cactus-2-no-resistance", "turn": 1, "failure": None}]
+    (faces / "expressions.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    stage = Stage("expressions", ("synthesize", "expressions", "--filters", str(filtered)), faces)
+    report = {"rejected_dialogues": {}}
+    (filtered / "filter_report.json").write_text(json.dumps(report))
+    assert left_undone(stage) == "1 client turns could not be described (see expressions.jsonl)"
+    report["rejected_dialogues"]["cactus-1-no-resistance"] = {"wai": ["WAI 0.1 < 0.3"]}
+    (filtered / "filter_report.json").write_text(json.dumps(report))
+    assert left_undone(stage) is None  # it will never be asked again: the pipeline must not wait for it

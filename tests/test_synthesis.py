@@ -259,6 +259,34 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     assert not (tmp_path / "faceless").exists() or not list((tmp_path / "faceless").rglob("*.png"))
 
 
+def test_shards_split_the_dialogues_between_processes_and_together_draw_each_turn_once(
+    dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys
+):
+    from mirror_hf.synthesis.faces import FACES_FILE, shard_of
+
+    folder, rows = dialogues
+    backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
+    asyncio.run(describe_expressions(rows, backend, tmp_path / "faces", progress=False))
+    by_shard = {k: {d["idx"] for d in rows if shard_of(d["idx"], 2) == k} for k in (0, 1)}
+    assert by_shard[0] and by_shard[1]  # the sample's dialogues fall in both shards
+    turns = {d["idx"]: sum(t["speaker"] == "client" for t in d["turns"]) for d in rows}
+
+    args = ["synthesize", "faces", "--dataset", str(folder), "--out", str(tmp_path / "faces"), "--checks", "none"]
+    args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker), "--quiet"]
+    args += ["--weight-name", "photomaker-tiny.bin", "--steps", "2", "--generation-size", "64", "--device", "cpu"]
+    assert main([*args, "--shard", "0/2"]) == 0
+    drawn = {p.parent.name for p in (tmp_path / "faces").rglob("*.png")}
+    assert drawn == by_shard[0]
+    others = sum(turns[idx] for idx in by_shard[1])
+    assert f"shard 0/2: {others} turns left to the other shards" in capsys.readouterr().out
+    assert main([*args, "--shard", "1/2"]) == 0
+    assert len(list((tmp_path / "faces").rglob("*.png"))) == sum(turns.values())
+    lines = (tmp_path / "faces" / FACES_FILE).read_text().splitlines()
+    assert len(lines) == sum(turns.values())  # each turn drawn once, by one shard
+    assert main([*args, "--shard", "2/2"]) == 2
+    assert "--shard '2/2'" in capsys.readouterr().err
+
+
 def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejected(
     dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys
 ):

@@ -150,6 +150,12 @@ class IdentityFaceIndex(Mapping):
         return len(self.position)
 
 
+def shard_of(idx: str, shards: int) -> int:
+    """The shard (0 to ``shards`` - 1) that draws a dialogue's faces: fixed by its idx alone, so that a dialogue's
+    turns stay in one process (its identity face read once) and every run with the same shards splits alike."""
+    return int(hashlib.sha256(idx.encode("utf-8")).hexdigest()[:12], 16) % shards
+
+
 def draw_faces(
     expressions_dir: str | Path,
     identities,
@@ -160,6 +166,7 @@ def draw_faces(
     checks=(),
     tries: int = 10,
     redraw_rejected: bool = False,
+    shard: tuple[int, int] | None = None,
     progress: bool = True,
 ) -> dict:
     """Draw the face of every described turn in ``expressions_dir/expressions.jsonl`` whose PNG is not yet in
@@ -170,6 +177,9 @@ def draw_faces(
     attempt's seed, up to ``tries`` times, as the authors' verify loop meant to; a turn that never passes gets no PNG
     and is recorded ``rejected`` in ``out_dir/faces.jsonl`` (a rerun skips it unless ``redraw_rejected``). Every
     turn's attempts and check scores are recorded there. Each PNG is written whole (temporary file, then renamed).
+
+    ``shard=(k, n)`` draws only the dialogues of shard ``k`` of ``n`` (:func:`shard_of`): ``n`` processes, one per GPU,
+    share the work and the folder (the journal is safe to append to from several processes).
     """
     from datasets.utils.tqdm import tqdm
 
@@ -185,7 +195,9 @@ def draw_faces(
     todo = []
     for record in turns:
         path = turn_face_path(out, record["idx"], record["turn"], record.get("celeba_image"))
-        if record["failure"] is not None:
+        if shard and shard_of(record["idx"], shard[1]) != shard[0]:
+            counts["other_shards"] += 1
+        elif record["failure"] is not None:
             counts["no_expression"] += 1
         elif path.exists():
             counts["already_drawn"] += 1
@@ -290,5 +302,6 @@ __all__ = [
     "draw_turn",
     "load_photomaker",
     "turn_face_path",
+    "shard_of",
     "turn_seed",
 ]

@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from mirror_hf.data.sources import read_rejected
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import read_records
 from mirror_hf.schema import DIALOGUES, FILTER_REPORT_FILE, SCREENPLAYS_REPORT_FILE
@@ -208,7 +209,10 @@ def left_undone(stage: Stage) -> str | None:
         from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
 
         records = read_records(stage.folder / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
-        failed = sum(1 for r in records if r.get("failure"))
+        rejected = {}  # a turn of a dialogue the filters reject now is not retried: nothing is left for it
+        if "--filters" in stage.argv:
+            rejected = read_rejected(stage.argv[stage.argv.index("--filters") + 1])
+        failed = sum(1 for r in records if r.get("failure") and r["idx"] not in rejected)
         return f"{failed} client turns could not be described (see expressions.jsonl)" if failed else None
     if stage.name in ("prefilter", "filter"):
         waiting = {}
@@ -244,7 +248,7 @@ def run_pipeline(
     if until is not None and until not in {s.name for s in stages}:
         names = ", ".join(s.name for s in stages)
         raise MirrorError(f"--until {until!r} is not a stage of this pipeline", fix=f"use one of {names}")
-    out = Path(out_dir)
+    out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
     report = {"status": "running", "stages": []}
 
