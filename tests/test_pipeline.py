@@ -47,6 +47,7 @@ def test_the_shipped_recipes_plan_commands_the_cli_accepts(recipe, stages, capsy
         ({"faces": {"stepz": 3}}, "has no option '--stepz' (the faces stage)"),
         ({"faces": {"steps": "many"}}, "the faces stage's options are refused"),
         ({"filter": {"image_checks": "clip"}}, "faces are checked as they are drawn"),
+        ({"faces": {"shard": "0/2"}}, "the pipeline draws every face in one process"),
         ({"expressions": {"concurrency": 2}}, "the expressions section needs a model"),
     ],
 )

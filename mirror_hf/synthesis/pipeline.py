@@ -123,6 +123,14 @@ def load_pipeline_config(path: str | Path) -> dict:
             )
     if not (config.get("expressions") or {}).get("model"):
         raise MirrorError("the expressions section needs a model", file=str(file), field="expressions.model")
+    if "shard" in (config.get("faces") or {}):
+        raise MirrorError(
+            "the pipeline draws every face in one process",
+            file=str(file),
+            field="faces.shard",
+            fix="with several GPUs: --until expressions, then `mirror-hf synthesize faces --shard K/N` once per GPU, "
+            "then the pipeline again (README: Several GPUs)",
+        )
     if "image_checks" in (config.get("filter") or {}):
         raise MirrorError(
             "the pipeline's faces are checked as they are drawn (faces.checks); image_checks re-checks a built "
