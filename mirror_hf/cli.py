@@ -850,7 +850,7 @@ def _synthesize_pipeline(args) -> int:
     stages = plan_pipeline(config)
     for stage in stages:  # every stage's options are checked before the first one runs
         try:
-            _, unknown = _parser().parse_known_args(list(stage.argv))
+            _, unknown = _parser().parse_known_args(list(stage.commands[-1]))
         except SystemExit as err:  # argparse printed what it refused
             raise MirrorError(
                 f"the {stage.name} stage's options are refused (argparse's message above): {stage.command}",

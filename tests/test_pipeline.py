@@ -47,7 +47,8 @@ def test_the_shipped_recipes_plan_commands_the_cli_accepts(recipe, stages, capsy
         ({"faces": {"stepz": 3}}, "has no option '--stepz' (the faces stage)"),
         ({"faces": {"steps": "many"}}, "the faces stage's options are refused"),
         ({"filter": {"image_checks": "clip"}}, "faces are checked as they are drawn"),
-        ({"faces": {"shard": "0/2"}}, "the pipeline draws every face in one process"),
+        ({"faces": {"shard": "0/2"}}, "set faces: {shards: N}"),
+        ({"faces": {"shards": 0}}, "faces.shards 0"),
         ({"expressions": {"concurrency": 2}}, "the expressions section needs a model"),
     ],
 )
@@ -219,3 +220,48 @@ def test_undescribed_turns_of_a_dialogue_the_filters_now_reject_leave_nothing_un
     report["rejected_dialogues"]["cactus-1-no-resistance"] = {"wai": ["WAI 0.1 < 0.3"]}
     (filtered / "filter_report.json").write_text(json.dumps(report))
     assert left_undone(stage) is None  # it will never be asked again: the pipeline must not wait for it
+
+
+def test_faces_drawn_by_shards_in_parallel_processes(dialogues, tiny_photomaker, tmp_path, monkeypatch, capsys):  # noqa: F811
+    """`faces: {shards: 2}`: two `synthesize faces --shard K/2` processes at once, one GPU each where there are GPUs
+    (here each on the CPU), sharing the faces folder and its journal; the build then shows a drawn face on every turn.
+    The subprocesses get the tiny PhotoMaker ID encoder through a sitecustomize written here (the one stand-in)."""
+    _, rows = dialogues
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    (patches / "sitecustomize.py").write_text(
+        "import photomaker.pipeline\nfrom tiny_models import tiny_photomaker_encoder\n"
+        "photomaker.pipeline.PhotoMakerIDEncoder = tiny_photomaker_encoder()\n"
+    )
+    monkeypatch.setenv("PYTHONPATH", f"{patches}:{Path(__file__).parent}")
+    from mirror_hf.data.sample import prepare_sample
+
+    llm = ScriptedServer(answer=lambda body, n: answer_for(body["messages"][0]["content"]))
+    sources = prepare_sample(tmp_path / "sample")
+    work = tmp_path / "work"
+    config = {
+        "out": str(work), "release": sources.release, "celeba_dir": sources.celeba_dir, "device": "cpu",
+        "cache_dir": str(tmp_path / "cache"), "quiet": True, "filter": False,
+        "expressions": {"model": f"llama@{llm.url}"},
+        "faces": {
+            "shards": 2, "base_model": str(tiny_photomaker), "adapter": str(tiny_photomaker),
+            "weight_name": "photomaker-tiny.bin", "steps": 2, "generation_size": 64, "checks": "none",
+        },
+        "build": {"configs": "sft_base"},
+    }  # fmt: skip
+    path = tmp_path / "pipeline.yaml"
+    path.write_text(yaml.safe_dump(config))
+    try:
+        assert main(["synthesize", "pipeline", "--config", str(path)]) == 0
+    finally:
+        llm.close()
+    out = capsys.readouterr().out
+    assert "--shard 0/2 & mirror-hf synthesize faces" in out and "--shard 1/2 & wait" in out
+    turns = sum(t["speaker"] == "client" for d in rows for t in d["turns"])
+    assert len(list((work / "faces").rglob("*.png"))) == turns
+    assert len((work / "faces" / "faces.jsonl").read_text().splitlines()) == turns  # each turn once
+    for k in (0, 1):
+        assert f"shard {k}/2: exit 0" in out
+        assert f"shard {k}/2:" in (work / "faces" / f"shard-{k}-of-2.log").read_text()
+    records = load_dataset(str(work / "mirror"), "sft_base", split="train")
+    assert set(records["image_source"]) == {"turn"}

@@ -9,7 +9,8 @@ The stages, in order (``screenplays`` runs when the config has that section, the
 3. ``prefilter`` — the text filters that need no face (rules, Canary) into ``OUT/filtered/``, so that no face is
    drawn for a dialogue they reject (the paper drew first and filtered after; the verdicts are the same);
 4. ``expressions`` — each kept client turn's face described by an LLM (``OUT/faces/expressions.jsonl``);
-5. ``faces`` — PhotoMaker draws them, each face checked and redrawn as the authors did (``OUT/faces/``);
+5. ``faces`` — PhotoMaker draws them, each face checked and redrawn as the authors did (``OUT/faces/``); with
+   ``faces: {shards: N}``, N processes at once, one per GPU (``synthesize faces --shard K/N``);
 6. ``filter`` — the text filters again (read from the journal), the faces rejected when drawn and, last, WAI on
    what is left;
 7. ``build`` — the final dataset with the turn faces, without the rejected dialogues (``OUT/mirror/``).
@@ -68,15 +69,25 @@ FINAL_FILTER_ONLY = {"wai_judge", "wai_threshold", "wai_guidelines", "wai_all", 
 
 @dataclass(frozen=True)
 class Stage:
-    """One step of the pipeline: its name, the ``mirror-hf`` arguments it runs and the folder it writes."""
+    """One step of the pipeline: its name, the ``mirror-hf`` arguments it runs, the folder it writes and, for the
+    faces, how many processes share it (``--shard K/N`` each)."""
 
     name: str
     argv: tuple[str, ...]
     folder: Path
+    shards: int = 1
+
+    @property
+    def commands(self) -> list[tuple[str, ...]]:
+        """The argument lists it runs: one, or one per shard."""
+        if self.shards == 1:
+            return [self.argv]
+        return [(*self.argv, "--shard", f"{k}/{self.shards}") for k in range(self.shards)]
 
     @property
     def command(self) -> str:
-        return shlex.join(("mirror-hf", *self.argv))
+        commands = [shlex.join(("mirror-hf", *argv)) for argv in self.commands]
+        return commands[0] if self.shards == 1 else " & ".join(commands) + " & wait"  # the shards run at once
 
 
 def load_pipeline_config(path: str | Path) -> dict:
@@ -125,11 +136,10 @@ def load_pipeline_config(path: str | Path) -> dict:
         raise MirrorError("the expressions section needs a model", file=str(file), field="expressions.model")
     if "shard" in (config.get("faces") or {}):
         raise MirrorError(
-            "the pipeline draws every face in one process",
+            "the pipeline runs the shards itself",
             file=str(file),
             field="faces.shard",
-            fix="with several GPUs: --until expressions, then `mirror-hf synthesize faces --shard K/N` once per GPU, "
-            "then the pipeline again (README: Several GPUs)",
+            fix="set faces: {shards: N} to draw with N processes at once, one per GPU",
         )
     if "image_checks" in (config.get("filter") or {}):
         raise MirrorError(
@@ -165,10 +175,10 @@ def plan_pipeline(config: dict) -> list[Stage]:
     shared = {key: config.get(key) for key in ("device", "cache_dir")}
     quiet = ["--quiet"] if config.get("quiet") else []
 
-    def stage(name: str, argv: list[str], options: dict, *shared_keys: str) -> Stage:
+    def stage(name: str, argv: list[str], options: dict, *shared_keys: str, shards: int = 1) -> Stage:
         """``argv`` + the section's ``options`` over the shared keys the command takes."""
         merged = {**{key: shared[key] for key in shared_keys}, **options}
-        return Stage(name, (*argv, *_options(merged), *quiet), folder[name])
+        return Stage(name, (*argv, *_options(merged), *quiet), folder[name], shards)
 
     stages = []
     cactus = {"cactus": config.get("cactus")}
@@ -198,7 +208,10 @@ def plan_pipeline(config: dict) -> list[Stage]:
     expressions |= config["expressions"]
     stages.append(stage("expressions", ["synthesize", "expressions"], expressions, "cache_dir"))
     faces = {**on_dialogues, "out": folder["faces"], **(config.get("faces") or {})}
-    stages.append(stage("faces", ["synthesize", "faces"], faces, "device"))
+    shards = faces.pop("shards", 1)
+    if not isinstance(shards, int) or shards < 1:
+        raise MirrorError(f"faces.shards {shards!r}", field="faces.shards", fix="a whole number of processes, >= 1")
+    stages.append(stage("faces", ["synthesize", "faces"], faces, "device", shards=shards))
     if filtering:
         final = {**on_dialogues, "out": folder["filter"], "faces": folder["faces"], **filter_options}
         stages.append(stage("filter", ["synthesize", "filter"], final, "device", "cache_dir"))
@@ -269,7 +282,7 @@ def run_pipeline(
         entry = {"stage": stage.name, "command": stage.command}
         report["stages"].append(entry)
         try:
-            code = run_command(list(stage.argv))
+            code = run_command(list(stage.argv)) if stage.shards == 1 else run_shards(stage, log)
         except BaseException as err:  # recorded, then raised: the report says where it stopped
             entry.update(status="failed", error=f"{type(err).__name__}: {err}", seconds=_since(started))
             report["status"] = "failed"
@@ -298,6 +311,34 @@ def run_pipeline(
     report.update(status="done", dataset=str(stages[-1].folder))
     save()
     return report
+
+
+def run_shards(stage: Stage, log: Callable[[str], None] = print) -> int:
+    """Run a stage's shard commands at once, each in its own process with one GPU of those visible
+    (``CUDA_VISIBLE_DEVICES``, shard K gets the K-th; with fewer GPUs than shards they are shared), its output in
+    ``FOLDER/shard-K-of-N.log``; the exit code of the first that failed, else 0."""
+    import os
+    import subprocess
+
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    gpus = [g for g in visible.split(",") if g.strip()] if visible else None
+    stage.folder.mkdir(parents=True, exist_ok=True)
+    running = []
+    for k, argv in enumerate(stage.commands):
+        env = dict(os.environ)
+        if gpus is None:
+            env["CUDA_VISIBLE_DEVICES"] = str(k)
+        elif gpus:
+            env["CUDA_VISIBLE_DEVICES"] = gpus[k % len(gpus)]
+        log_file = stage.folder / f"shard-{k}-of-{stage.shards}.log"
+        with log_file.open("w", encoding="utf-8") as out:
+            command = [sys.executable, "-m", "mirror_hf", *argv]
+            running.append((k, log_file, subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)))
+    codes = []
+    for k, log_file, process in running:
+        codes.append(process.wait())
+        log(f"  shard {k}/{stage.shards}: exit {codes[-1]} (log: {log_file})")
+    return next((code for code in codes if code), 0)
 
 
 def _since(started: float) -> float:
