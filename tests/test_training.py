@@ -486,8 +486,8 @@ def test_zero3_over_two_processes_shards_trains_saves_a_whole_adapter_and_resume
 ):
     """`accelerate launch --config_file recipes/accelerate_configs/zero3.yaml` as written, over 2 CPU processes
     (DeepSpeed's CPU accelerator, gloo; only the device and precision differ from a GPU launch): ZeRO stage 3 shards
-    the optimizer state, which keeps its two learning rates; the adapter is gathered whole on save (the same tensors
-    as a one-process run's, trained); a relaunch resumes from the DeepSpeed checkpoint."""
+    the optimizer state, which keeps its two learning rates; the adapter is gathered whole on save (the names and
+    shapes of a one-process run's, trained); a relaunch resumes from the DeepSpeed checkpoint."""
     from safetensors.torch import load_file
 
     config = tiny_recipe(
