@@ -464,7 +464,7 @@ def test_two_processes_share_the_data_and_save_once(tmp_path, tiny_llava, sample
     writes the outputs."""
     config = tiny_recipe(
         tmp_path, tiny_llava, sample_dataset, max_steps=4, save_steps=4, per_device_train_batch_size=1,
-        use_cpu=True,
+        use_cpu=True, activation_checkpointing=True,  # as the 7B YAMLs: recompute under DDP
     )  # fmt: skip
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
     cmd += [str(ROOT / "recipes" / "sft_llava.py"), "--config", str(config)]
@@ -475,7 +475,8 @@ def test_two_processes_share_the_data_and_save_once(tmp_path, tiny_llava, sample
     assert "find_unused_parameters=True" not in result.stderr  # DDP does not search the graph after each step
     state = json.loads((tmp_path / "run" / "trainer_state.json").read_text())
     assert state["global_step"] == 4 and state["log_history"][-1]["epoch"] == 2.0  # 4 rows, 2 per step
-    assert "| world_size | 2 |" in (tmp_path / "run" / "README.md").read_text()
+    card = (tmp_path / "run" / "README.md").read_text()
+    assert "| world_size | 2 |" in card and "| activation_checkpointing | True |" in card
     assert (tmp_path / "run" / "adapter_model.safetensors").is_file()
     optimizer = torch.load(tmp_path / "run" / "checkpoint-4" / "optimizer.pt", weights_only=False)
     assert sorted({g["lr"] for g in optimizer["param_groups"]}) == [1.0e-3, 3.0e-2]  # projector, LoRA
@@ -491,8 +492,9 @@ def test_zero3_over_two_processes_shards_trains_saves_a_whole_adapter_and_resume
     from safetensors.torch import load_file
 
     config = tiny_recipe(
-        tmp_path, tiny_llava, sample_dataset, max_steps=2, save_steps=2, per_device_train_batch_size=1, use_cpu=True
-    )
+        tmp_path, tiny_llava, sample_dataset, max_steps=2, save_steps=2, per_device_train_batch_size=1, use_cpu=True,
+        activation_checkpointing=True,  # as the 7B YAMLs (TRL forces reentrant recompute for peft under ZeRO-3)
+    )  # fmt: skip
     cmd = [sys.executable, "-m", "accelerate.commands.launch", "--config_file"]
     cmd += [str(ROOT / "recipes" / "accelerate_configs" / "zero3.yaml"), "--num_processes", "2"]
     cmd += ["--mixed_precision", "no", str(ROOT / "recipes" / "sft_llava.py"), "--config", str(config)]
