@@ -81,3 +81,35 @@ def transformers_serve(tiny_lm):
     yield f"{tiny_lm}@http://127.0.0.1:{port}/v1"
     proc.terminate()
     proc.wait(timeout=30)
+
+
+@pytest.fixture(scope="session")
+def dialogues(tmp_path_factory):
+    """The sample built by `mirror-hf build --sample`: its folder and its dialogues without faces."""
+    from datasets import load_dataset
+
+    from mirror_hf.cli import main
+
+    out = tmp_path_factory.mktemp("build") / "mirror"
+    assert main(["build", "--sample", "--out", str(out), "--quiet"]) == 0
+    return out, [
+        {**d, "turns": [{k: v for k, v in t.items() if k != "image"} for t in d["turns"]]}
+        for d in load_dataset(str(out), "dialogues", split="train")
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_photomaker(tmp_path_factory):
+    from tiny_models import build_tiny_photomaker
+
+    return build_tiny_photomaker(tmp_path_factory.mktemp("tiny-photomaker"))
+
+
+@pytest.fixture
+def tiny_encoder(monkeypatch):
+    """PhotoMaker's loader builds its ID encoder at CLIP ViT-L/14 size: build the tiny one instead (the only
+    stand-in; the pipeline, the adapter loading and the sampling are the package's own)."""
+    import photomaker.pipeline
+    from tiny_models import tiny_photomaker_encoder
+
+    monkeypatch.setattr(photomaker.pipeline, "PhotoMakerIDEncoder", tiny_photomaker_encoder())

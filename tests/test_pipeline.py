@@ -11,7 +11,7 @@ import pytest
 import yaml
 from datasets import load_dataset
 from loopback import ScriptedServer
-from test_synthesis import answer_for, dialogues, tiny_encoder, tiny_photomaker  # noqa: F401 (fixtures)
+from test_synthesis import answer_for
 
 from mirror_hf.cli import main
 from mirror_hf.synthesis.filters import basic_problems
@@ -68,9 +68,9 @@ def _owner(prompt: str, rows: list[dict]) -> str:
 
 
 def test_the_pipeline_draws_only_what_the_filters_keep_stops_on_undone_work_and_resumes(
-    dialogues,  # noqa: F811
-    tiny_photomaker,  # noqa: F811
-    tiny_encoder,  # noqa: F811
+    dialogues,
+    tiny_photomaker,
+    tiny_encoder,
     tmp_path,
     capsys,
 ):
@@ -222,7 +222,7 @@ def test_undescribed_turns_of_a_dialogue_the_filters_now_reject_leave_nothing_un
     assert left_undone(stage) is None  # it will never be asked again: the pipeline must not wait for it
 
 
-def test_faces_drawn_by_shards_in_parallel_processes(dialogues, tiny_photomaker, tmp_path, monkeypatch, capsys):  # noqa: F811
+def test_faces_drawn_by_shards_in_parallel_processes(dialogues, tiny_photomaker, tmp_path, monkeypatch, capsys):
     """`faces: {shards: 2}`: two `synthesize faces --shard K/2` processes at once, one GPU each where there are GPUs
     (here each on the CPU), sharing the faces folder and its journal; the build then shows a drawn face on every turn.
     The subprocesses get the tiny PhotoMaker ID encoder through a sitecustomize written here (the one stand-in)."""

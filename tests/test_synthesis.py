@@ -79,16 +79,6 @@ def test_photomaker_prompts_carry_gender_trigger_word_and_both_expressions():
     assert photomaker_prompts(None, Expressions("a", "b"))[0].startswith("portrait photo of a person img")
 
 
-@pytest.fixture(scope="module")
-def dialogues(tmp_path_factory):
-    out = tmp_path_factory.mktemp("build") / "mirror"
-    assert main(["build", "--sample", "--out", str(out), "--quiet"]) == 0
-    return out, [
-        {**d, "turns": [{k: v for k, v in t.items() if k != "image"} for t in d["turns"]]}
-        for d in load_dataset(str(out), "dialogues", split="train")
-    ]
-
-
 def test_every_client_turn_is_described_failures_are_kept_and_a_rerun_does_only_those(dialogues, tmp_path):
     _, rows = dialogues
     client_turns = [(d["idx"], t) for d in rows for t, turn in enumerate(d["turns"]) if turn["speaker"] == "client"]
@@ -163,23 +153,6 @@ def test_synthesize_expressions_cli_with_a_model_over_http(dialogues, tmp_path, 
     body = server.requests[0]["body"]
     assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 128)  # the authors' settings
     assert f"{expected} client turns: {expected} described now" in capsys.readouterr().out
-
-
-@pytest.fixture(scope="module")
-def tiny_photomaker(tmp_path_factory):
-    from tiny_models import build_tiny_photomaker
-
-    return build_tiny_photomaker(tmp_path_factory.mktemp("tiny-photomaker"))
-
-
-@pytest.fixture
-def tiny_encoder(monkeypatch):
-    """PhotoMaker's loader builds its ID encoder at CLIP ViT-L/14 size: build the tiny one instead (the only
-    stand-in; the pipeline, the adapter loading and the sampling are the package's own)."""
-    import photomaker.pipeline
-    from tiny_models import tiny_photomaker_encoder
-
-    monkeypatch.setattr(photomaker.pipeline, "PhotoMakerIDEncoder", tiny_photomaker_encoder())
 
 
 def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_resumed(
