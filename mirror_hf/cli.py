@@ -848,9 +848,10 @@ def _synthesize_pipeline(args) -> int:
 
     config = load_pipeline_config(args.config)
     stages = plan_pipeline(config)
+    parser = _parser()
     for stage in stages:  # every stage's options are checked before the first one runs
         try:
-            _, unknown = _parser().parse_known_args(list(stage.commands[-1]))
+            _, unknown = parser.parse_known_args(list(stage.commands[-1]))
         except SystemExit as err:  # argparse printed what it refused
             raise MirrorError(
                 f"the {stage.name} stage's options are refused (argparse's message above): {stage.command}",
