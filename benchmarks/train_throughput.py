@@ -14,7 +14,7 @@ decode PNGs and run the CLIP image processor, so the time spent waiting for data
 samples/s, peak memory, model FLOPs utilisation and data-wait share.
 
     python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
-    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8 --profile   # the MFU candidates, ~3 min
+    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~3 min
 
 Check the script itself on a CPU: `--gpu --tiny --device cpu --workers 0 --steps 2 --warmup 1 [--sweep]`.
 """
@@ -35,6 +35,12 @@ sys.path.insert(0, str(ROOT))
 
 IMAGE_TOKENS = 576  # (336 / 14) ** 2
 H100_BF16_DENSE_PEAK = 989e12
+
+
+def versions(*names: str) -> str:
+    from importlib.metadata import version
+
+    return ", ".join(f"{name} {version(name)}" for name in names)
 
 
 def llava_config(tiny: bool = False):
@@ -178,22 +184,6 @@ def model_flops(batch, config) -> float:
     return flops
 
 
-def checkpointed_layers(model) -> list:
-    """The language model's decoder layers that activation checkpointing can recompute."""
-    from transformers.modeling_layers import GradientCheckpointingLayer
-
-    return [m for n, m in model.named_modules() if isinstance(m, GradientCheckpointingLayer) and "language_model" in n]
-
-
-def checkpoint_only(model, count: int) -> None:
-    """Recompute ``count`` of the decoder layers (spread evenly), keep the others' activations: less recompute for
-    more memory (selective checkpointing)."""
-    layers = checkpointed_layers(model)
-    chosen = {round(i * len(layers) / count) for i in range(count)} if count else set()
-    for i, layer in enumerate(layers):
-        layer.gradient_checkpointing = i in chosen
-
-
 def drop_lora_dropout(model) -> None:
     """What ``lora_dropout: 0`` builds: peft then puts an identity where the dropout was (no copy of the input)."""
     import torch
@@ -204,15 +194,24 @@ def drop_lora_dropout(model) -> None:
                 module.lora_dropout[name] = torch.nn.Identity()
 
 
-def apply_liger(model) -> str:
-    """Liger's fused kernels (RMSNorm, SwiGLU, RoPE, fused linear cross-entropy) on the LLaVA instance, as
-    ``use_liger_kernel: true`` does in the recipe; needs the ``liger-kernel`` package and a GPU."""
-    from importlib.metadata import version
+def uncast_lora_inputs(model) -> None:
+    """What the recipe's trainer does in its steps under mixed precision: each LoRA layer takes its bf16 input as
+    it is, where peft would first copy it to the adapter's fp32 (autocast runs the LoRA matmuls in bf16 anyway)."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
 
+    for module in model.modules():
+        if isinstance(module, BaseTunerLayer):
+            module.cast_input_dtype_enabled = False
+
+
+def apply_liger(model) -> str:
+    """Liger's layer kernels (RMSNorm, SwiGLU, RoPE) on the LLaVA instance, as ``use_liger_kernel: true`` does in
+    the recipe (TRL leaves out Liger's fused cross-entropy, whose LLaVA forward also fails on transformers 5.24);
+    needs the ``liger-kernel`` package and a GPU."""
     from liger_kernel.transformers import _apply_liger_kernel_to_instance
 
-    _apply_liger_kernel_to_instance(model=model.get_base_model())
-    return version("liger-kernel")
+    _apply_liger_kernel_to_instance(model=model.get_base_model(), fused_linear_cross_entropy=False)
+    return versions("liger-kernel")
 
 
 def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs) -> dict:
@@ -283,40 +282,53 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
         del it, loader
 
 
-def sweep(model, args, run_one) -> list[dict]:
+def sweep(model, args, run_one, last_only: bool = False) -> list[dict]:
     """The MFU candidates of the training issue, one after another on the same model (each keeps the previous
-    change): LoRA dropout 0, fewer recomputed layers, then Liger's kernels. One comparable line each."""
-    n_layers = len(checkpointed_layers(model))
-    steps = [("recipe (dropout 0.05, all layers recomputed)", lambda: None)]
-    steps.append(("lora_dropout 0", lambda: drop_lora_dropout(model)))
-    for count in (n_layers // 2, n_layers // 4):
-        label = f"lora_dropout 0, {count}/{n_layers} layers recomputed"
-        steps.append((label, lambda c=count: checkpoint_only(model, c)))
-    steps.append((f"lora_dropout 0, {n_layers // 4}/{n_layers} recomputed, liger", lambda: apply_liger(model)))
+    changes): peft's default casts (the baseline), the recipe's uncast LoRA inputs, Liger's layer kernels, LoRA
+    dropout 0. One comparable line each; a variant that fails or runs out of memory is reported and the next one
+    still runs. ``last_only``: measure the state the sweep left, under the last variant's name."""
+    steps = [
+        ("peft default: LoRA inputs cast to fp32, dropout 0.05", lambda: None),
+        ("recipe: LoRA inputs uncast, dropout 0.05", lambda: uncast_lora_inputs(model)),
+        ("recipe + use_liger_kernel, dropout 0.05", lambda: apply_liger(model)),
+        ("recipe + use_liger_kernel, lora_dropout 0", lambda: drop_lora_dropout(model)),
+    ]
+    if last_only:
+        steps = [(steps[-1][0], lambda: None)]
     rows = []
     for label, change in steps:
         try:
             note = change()
+            row = {"variant": label + (f" {note}" if note else ""), **run_one()}
         except Exception as err:  # noqa: BLE001 - e.g. liger-kernel not installed: report and go on
-            print(f"train_throughput sweep: {label}: not run ({type(err).__name__}: {err})", flush=True)
+            print(f"train_throughput sweep: {label}: not run ({type(err).__name__}: {str(err)[:300]})", flush=True)
             continue
-        row = {"variant": label + (f" {note}" if note else ""), **run_one()}
         rows.append(row)
         print("train_throughput sweep: " + json.dumps(row), flush=True)
     return rows
 
 
-def profile(model, optimizer, config, args, pngs) -> None:
-    """The top CUDA kernels of three steps at the first batch size: where a step's time goes."""
+def profile(model, optimizer, config, args, pngs, label: str) -> None:
+    """The top kernels of three steps at the first batch size, where a step's time goes: the first rows and the
+    CPU/CUDA totals printed, the whole table written beside ``--out`` as ``profile_<label>.txt``."""
     import torch
     from torch.profiler import ProfilerActivity
 
-    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if args.device.startswith("cuda") else [])
+    cuda = args.device.startswith("cuda")
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     quick = argparse.Namespace(**{**vars(args), "steps": 3, "warmup": 1})
-    with torch.profiler.profile(activities=activities) as prof:
-        measure(model, optimizer, config, quick, args.batch_sizes[0], "recipe", pngs)
-    key = "self_cuda_time_total" if args.device.startswith("cuda") else "self_cpu_time_total"
-    print(prof.key_averages().table(sort_by=key, row_limit=18, max_name_column_width=60))
+    try:
+        with torch.profiler.profile(activities=activities) as prof:
+            measure(model, optimizer, config, quick, args.batch_sizes[0], "recipe", pngs)
+    except Exception as err:  # noqa: BLE001 - a variant's kernels may not run here; the sweep's lines still stand
+        print(f"train_throughput profile ({label}): not run ({type(err).__name__}: {str(err)[:300]})", flush=True)
+        return
+    key = "self_cuda_time_total" if cuda else "self_cpu_time_total"
+    table = prof.key_averages().table(sort_by=key, row_limit=40, max_name_column_width=70)
+    lines = table.splitlines()
+    print(f"train_throughput profile ({label}):", *lines[:16], *lines[-2:], sep="\n", flush=True)
+    if args.out:
+        Path(args.out).with_name(f"profile_{label}.txt").write_text(table)
 
 
 def run_gpu(args) -> None:
@@ -343,15 +355,24 @@ def run_gpu(args) -> None:
     model.config.use_cache = False
     decay = {n for n, _ in model.named_parameters()}
     optimizer = torch.optim.AdamW(optimizer_param_groups(model, 2e-4, 2e-5, 0.0, decay), fused=cuda)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    print(f"model built in {time.time() - started:.0f}s; trainable {trainable / 1e6:.0f}M params", flush=True)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    print(
+        f"model built in {time.time() - started:.0f}s on {torch.cuda.get_device_name() if cuda else device}; "
+        f"trainable {sum(p.numel() for p in trainable) / 1e6:.0f}M params in {trainable[0].dtype}; "
+        f"{versions('torch', 'transformers', 'peft')}",
+        flush=True,
+    )
+    if not args.sweep:
+        uncast_lora_inputs(model)  # as the recipe's trainer does under mixed precision
 
     pngs = png_pool()
     if args.sweep:
         batch = args.batch_sizes[0]
         rows = sweep(model, args, lambda: measure(model, optimizer, config, args, batch, "recipe", pngs))
+        for other in args.batch_sizes[1:]:  # the state the sweep left, at the other batch sizes
+            rows += sweep(model, args, lambda b=other: measure(model, optimizer, config, args, b, "recipe", pngs), True)
         if args.profile:
-            profile(model, optimizer, config, args, pngs)
+            profile(model, optimizer, config, args, pngs, "last")
         if args.out:
             Path(args.out).write_text(json.dumps(rows, indent=1))
         return
@@ -361,7 +382,7 @@ def run_gpu(args) -> None:
         results.append(measure(model, optimizer, config, args, batch_size, sampler, pngs))
         print(json.dumps(results[-1]), flush=True)
     if args.profile:
-        profile(model, optimizer, config, args, pngs)
+        profile(model, optimizer, config, args, pngs, "recipe")
     print(
         f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
         f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}"

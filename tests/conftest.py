@@ -113,3 +113,17 @@ def tiny_encoder(monkeypatch):
     from tiny_models import tiny_photomaker_encoder
 
     monkeypatch.setattr(photomaker.pipeline, "PhotoMakerIDEncoder", tiny_photomaker_encoder())
+
+
+@pytest.fixture(scope="session")
+def sample_dataset(tmp_path_factory):
+    """The packaged sample built by `mirror-hf build` (all configs), with its turn images."""
+    from helpers import build_cli
+
+    from mirror_hf.data.sample import prepare_sample
+
+    tmp = tmp_path_factory.mktemp("sample")
+    sources = prepare_sample(tmp / "inputs")
+    out = tmp / "mirror"
+    assert build_cli(sources.release, out, "--turn-images", sources.turn_images, celeba=sources.celeba_dir) == 0
+    return out

@@ -9,46 +9,13 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-from helpers import build_cli
+from helpers import tiny_recipe
 from PIL import Image
 
 from mirror_hf.cli import main
 from mirror_hf.errors import MirrorError
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
-    config = {
-        "model_name_or_path": str(model),
-        "dtype": "float32",
-        "use_peft": True,
-        "lora_r": 8,
-        "lora_alpha": 16,
-        "lora_dropout": 0.0,
-        "dataset_name": str(dataset),
-        "dataset_config": "sft_base",
-        "dataset_train_split": "train[:4]",
-        "learning_rate": 3.0e-2,
-        "projector_lr": 1.0e-3,
-        "lr_scheduler_type": "constant",
-        "max_steps": 30,
-        "per_device_train_batch_size": 2,
-        "max_length": 2048,
-        "bf16": False,
-        "train_sampling_strategy": "group_by_length",
-        "output_dir": str(tmp / "run"),
-        "logging_steps": 1,
-        "save_strategy": "steps",
-        "save_steps": 6,
-        "report_to": "none",
-        "seed": 0,
-        "dataloader_num_workers": 0,
-        **overrides,
-    }
-    path = tmp / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
 
 
 CAPTURE = {"capture_output": True, "text": True, "timeout": 600}
@@ -71,17 +38,6 @@ def launch(config: Path, *extra: str, env: dict | None = None) -> subprocess.Com
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=900)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-5000:]
     return result
-
-
-@pytest.fixture(scope="module")
-def sample_dataset(tmp_path_factory):
-    from mirror_hf.data.sample import prepare_sample
-
-    tmp = tmp_path_factory.mktemp("sample")
-    sources = prepare_sample(tmp / "inputs")
-    out = tmp / "mirror"
-    assert build_cli(sources.release, out, "--turn-images", sources.turn_images, celeba=sources.celeba_dir) == 0
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -519,3 +475,70 @@ def test_zero3_over_two_processes_shards_trains_saves_a_whole_adapter_and_resume
     assert f"Resuming from {run / 'checkpoint-2'}" in second.stdout
     steps = [h["step"] for h in json.loads((run / "trainer_state.json").read_text())["log_history"] if "loss" in h]
     assert steps == [1, 2, 3]
+
+
+def test_under_bf16_autocast_lora_inputs_stay_bf16_with_same_loss_and_gradients(tiny_llava, sample_dataset, tmp_path):
+    """peft copies each LoRA layer's input to the adapter's float32 although autocast runs the LoRA matmuls in bf16;
+    under mixed precision the trainer's steps skip that copy: the same loss and gradients, bf16 inputs, and peft's
+    casting is back on after the step (it is needed without autocast)."""
+    from datasets import load_dataset
+    from peft.tuners.lora import LoraLayer
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+    from trl import SFTTrainer
+
+    from mirror_hf.training.config import MirrorSFTConfig
+    from mirror_hf.training.lora import mirror_lora_config
+    from mirror_hf.training.trainer import MirrorSFTTrainer
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava, dtype=torch.bfloat16)
+    args = MirrorSFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, report_to=[], max_length=2048)
+    trainer = MirrorSFTTrainer(
+        model=model,
+        args=args,
+        processing_class=AutoProcessor.from_pretrained(tiny_llava),
+        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train[:2]"),
+        peft_config=mirror_lora_config(model, r=4, alpha=8, dropout=0.0),
+    )
+    assert trainer.accelerator.mixed_precision == "bf16"
+    lora = next(m for m in trainer.model.modules() if isinstance(m, LoraLayer))
+    assert lora.lora_A["default"].weight.dtype == torch.float32  # peft keeps adapters in fp32 over a bf16 model
+    seen = []
+    lora.lora_A["default"].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].dtype))
+    batch = next(iter(trainer.get_train_dataloader()))
+    trainer.current_gradient_accumulation_steps = 1  # what train() sets before its steps
+
+    def step(training_step):
+        trainer.model.zero_grad()
+        with trainer.accelerator.autocast():
+            loss = training_step(trainer, trainer.model, batch)
+        grads = {n: p.grad.float().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+        return loss, grads
+
+    cast_loss, cast_grads = step(SFTTrainer.training_step)
+    assert seen == [torch.float32] and lora.cast_input_dtype_enabled
+    loss, grads = step(MirrorSFTTrainer.training_step)
+    assert seen[1:] == [torch.bfloat16] and lora.cast_input_dtype_enabled  # restored after the step
+    assert torch.allclose(loss, cast_loss, rtol=1e-3)
+    assert grads.keys() == cast_grads.keys() and any("lora_B" in n for n in grads)
+    for name in grads:
+        assert torch.allclose(grads[name], cast_grads[name], rtol=2e-2, atol=1e-4), name
+
+
+def test_fsdp_config_wraps_layers_the_llava_model_holds(tiny_llava, monkeypatch):
+    """fsdp.yaml as `accelerate launch` reads it: its wrap policy finds its layer classes in a LLaVA. (LLaVA's own
+    `_no_split_modules` names CLIP text classes it does not hold, which stopped FSDP2 at the first step on a GPU.)"""
+    from accelerate.commands.launch import _validate_launch_command, launch_command_parser, prepare_multi_gpu_env
+    from accelerate.utils import FullyShardedDataParallelPlugin
+    from transformers import AutoModelForImageTextToText
+
+    config = ROOT / "recipes" / "accelerate_configs" / "fsdp.yaml"
+    args = launch_command_parser().parse_args(["--config_file", str(config), str(ROOT / "recipes" / "sft_llava.py")])
+    env = prepare_multi_gpu_env(_validate_launch_command(args)[0])
+    for name, value in env.items():
+        if name.startswith(("FSDP_", "ACCELERATE_")):
+            monkeypatch.setenv(name, value)
+    plugin = FullyShardedDataParallelPlugin()
+    assert plugin.fsdp_version == 2
+    plugin.set_auto_wrap_policy(AutoModelForImageTextToText.from_pretrained(tiny_llava))
+    wrapped = {cls.__name__ for cls in plugin.auto_wrap_policy.keywords["transformer_layer_cls"]}
+    assert wrapped == {"LlamaDecoderLayer", "CLIPEncoderLayer"}
