@@ -173,6 +173,21 @@ def test_samples_are_averaged_each_with_its_own_seed():
     assert len(judgements[0].raw) == 3
 
 
+def test_an_outage_leaves_no_score_and_says_so_after_an_unreadable_answer_was_asked_again():
+    from mirror_hf.judges.engine import counseling_items, judge_sessions
+    from mirror_hf.llm import BackendError
+
+    script = ["3, reasons", "no digit here", BackendError("HTTP 503")]  # sample 1 read; sample 2 re-asked, then down
+    backend = ScriptedBackend("j", script)
+    rubrics = {"focus": "Rate focus.\n{conversation}\n[Output] score, explanation"}
+    [judgement] = asyncio.run(
+        judge_sessions([SESSION], counseling_items(rubrics), backend, instrument="ce", sampling={}, samples=2)
+    )
+    assert [r.seed for r in backend.requests] == [0, 1000, 1001]
+    assert math.isnan(judgement.score) and judgement.failure == "backend: HTTP 503"  # not the first sample's 3
+    assert judgement.raw == ["3, reasons", "no digit here"]
+
+
 def test_a_bad_dialogue_is_named_before_any_call():
     backend = ScriptedBackend("j", lambda request: "[[3]]")
     bad = [{"role": "narrator", "content": "Once upon a time"}]

@@ -22,7 +22,7 @@ from mirror_hf.judges import counseling_eval, wai
 from mirror_hf.judges.stats import valid_mean
 from mirror_hf.judges.transcript import render_transcript
 from mirror_hf.judges.weighting import expected_score
-from mirror_hf.llm import BackendError, ChatRequest
+from mirror_hf.llm import ask_until_read
 
 WAI_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 512}
 TOP_LOGPROBS = 20  # the most OpenAI serves
@@ -52,6 +52,13 @@ class Item:
     render: Callable[[str], str]  # transcript -> prompt
     locate: Callable[[str], tuple[int, int] | None]  # answer -> (score, offset of its digits)
     scores: range  # the values a judge may give
+
+    def read(self, answer: str) -> tuple[int, int]:
+        """``locate``, with an answer that holds no score rejected (ValueError), as ``ask_until_read`` expects."""
+        found = self.locate(answer)
+        if found is None:
+            raise ValueError(f"no {self.name} score in {answer[:80]!r}")
+        return found
 
 
 def wai_items(items=wai.WAI_ITEMS) -> list[Item]:
@@ -107,36 +114,34 @@ async def judge_sessions(
             ) from err
     bar = tqdm(total=len(sessions) * len(items), desc=f"Judging ({instrument})", unit="call", disable=not progress)
 
+    params = {**sampling, **({"logprobs": True, "top_logprobs": TOP_LOGPROBS} if weighted else {})}
+
+    def seed(k: int) -> Callable[[int], int | None]:
+        # each sample and each try after the first its own seed, so neither the cache nor the server repeats itself
+        return lambda attempt: 1000 * k + first_attempt + attempt if first_attempt + attempt or samples > 1 else None
+
     async def one(s: int, item: Item) -> Judgement:
         prompt = item.render(transcripts[s])
         judgement = Judgement(s, instrument, item.name, item.dimension, math.nan, prompt)
+        messages = [{"role": "user", "content": prompt}]
         scores, expected = [], []
         for k in range(samples):
-            for attempt in range(first_attempt, first_attempt + reasks + 1):
-                params = dict(sampling)
-                if weighted:
-                    params.update(logprobs=True, top_logprobs=TOP_LOGPROBS)
-                if attempt or samples > 1:  # another seed, so neither the cache nor the server repeats itself
-                    params["seed"] = 1000 * k + attempt
-                try:
-                    response = await backend.chat(ChatRequest.of([{"role": "user", "content": prompt}], **params))
-                except BackendError as err:
-                    judgement.failure = f"backend: {err}"
-                    bar.update()
-                    return judgement
-                judgement.raw.append(response.text)
-                found = item.locate(response.text)
-                if found is not None:
-                    scores.append(found[0])
-                    if weighted and response.logprobs:
-                        value = expected_score(response.logprobs, response.text, found[1], item.scores)
-                        expected.append(math.nan if value is None else value)
-                    break
-        if scores:
+            answer = await ask_until_read(backend, messages, item.read, reasks=reasks, sampling=params, seed=seed(k))
+            judgement.raw += answer.raw
+            if answer.backend_failed:  # an outage: no score, whatever earlier samples gave
+                judgement.failure = answer.failure
+                break
+            if answer.value is not None:
+                score, offset = answer.value
+                scores.append(score)
+                if weighted and answer.response.logprobs:
+                    value = expected_score(answer.response.logprobs, answer.text, offset, item.scores)
+                    expected.append(math.nan if value is None else value)
+        if scores and not judgement.failure:
             judgement.score = statistics.fmean(scores)
             if expected and not any(math.isnan(v) for v in expected) and len(expected) == len(scores):
                 judgement.expected = statistics.fmean(expected)
-        else:
+        elif not judgement.failure:
             judgement.failure = f"unreadable after {reasks + 1} tries: {judgement.raw[-1][:80]!r}"
         bar.update()
         return judgement

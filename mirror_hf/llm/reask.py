@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from mirror_hf.llm.types import BackendError, ChatRequest
+from mirror_hf.llm.types import BackendError, ChatRequest, ChatResponse
 
 
 @dataclass
@@ -22,6 +22,17 @@ class Answer:
     raw: list[str] = field(default_factory=list)  # every answer, in order
     text: str | None = None  # the answer that was read
     failure: str | None = None  # "backend: ..." or "unreadable: ..." when nothing could be read
+    response: ChatResponse | None = None  # the whole response read (its logprobs, usage)
+
+    @property
+    def backend_failed(self) -> bool:
+        """The back-end failed (an outage, a refusal of the request), as opposed to answers that could not be read."""
+        return self.failure is not None and self.failure.startswith("backend:")
+
+
+def seed_of_attempt(attempt: int) -> int | None:
+    """The default seeds: none for the first try (the model's own default), the try's number after it."""
+    return attempt or None
 
 
 async def ask_until_read(
@@ -32,14 +43,17 @@ async def ask_until_read(
     reasks: int = 3,
     sampling: dict | None = None,
     earlier: list[str] = (),
+    seed: Callable[[int], int | None] = seed_of_attempt,
 ) -> Answer:
     """``parse(text)`` of the first answer it does not reject with ValueError; ``reasks`` more tries at most.
-    ``earlier``: the unreadable answers of a past run, one per seed it used; ``raw`` starts with them."""
+    ``earlier``: the unreadable answers of a past run, one per try it made; ``raw`` starts with them and the tries
+    go on from theirs. ``seed(try)`` gives each try's seed (None: send none)."""
     answer, problems = Answer(raw=list(earlier)), []
     for attempt in range(len(earlier), len(earlier) + reasks + 1):
-        seed = {"seed": attempt} if attempt else {}
+        seeded = seed(attempt)
+        request = ChatRequest.of(messages, **(sampling or {}), **({} if seeded is None else {"seed": seeded}))
         try:
-            response = await backend.chat(ChatRequest.of(messages, **(sampling or {}), **seed))
+            response = await backend.chat(request)
         except BackendError as err:
             answer.failure = f"backend: {err}"
             return answer
@@ -49,10 +63,10 @@ async def ask_until_read(
         except ValueError as err:
             problems.append(str(err))
             continue
-        answer.text = response.text
+        answer.text, answer.response = response.text, response
         return answer
     answer.failure = "unreadable: " + "; ".join(problems)
     return answer
 
 
-__all__ = ["Answer", "ask_until_read"]
+__all__ = ["Answer", "ask_until_read", "seed_of_attempt"]
