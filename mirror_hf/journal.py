@@ -95,6 +95,15 @@ def append_records(path: str | Path, records: list[dict]) -> None:
         os.fsync(f.fileno())
 
 
+def done_and_tried(path: str | Path, key: Callable[[dict], Hashable]) -> tuple[set, dict[Hashable, list[str]]]:
+    """What past runs left in the journal ``path`` (its torn tail trimmed first): the keys of the jobs done, and the
+    raw answers each failed job got, one per seed it used, so that a retry goes on with the seeds after theirs."""
+    trim_torn_tail(path)
+    records = read_records(path, key)
+    done = {key(r) for r in records if r["failure"] is None}
+    return done, {key(r): r["raw"] for r in records if r["failure"] is not None}
+
+
 async def record_each(
     jobs: list,
     work: Callable[[object], Awaitable[dict]],
@@ -130,4 +139,4 @@ async def record_each(
     return counts
 
 
-__all__ = ["append_record", "append_records", "read_records", "record_each", "trim_torn_tail"]
+__all__ = ["append_record", "append_records", "done_and_tried", "read_records", "record_each", "trim_torn_tail"]

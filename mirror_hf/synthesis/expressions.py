@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from mirror_hf.journal import read_records, record_each, trim_torn_tail
+from mirror_hf.journal import done_and_tried, record_each
 from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
 
@@ -115,10 +115,7 @@ async def describe_expressions(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / EXPRESSIONS_FILE
-    trim_torn_tail(journal)
-    records = read_records(journal, _key)
-    done = {_key(r) for r in records if r["failure"] is None}
-    earlier = {_key(r): r["raw"] for r in records if r["failure"] is not None}  # a retry goes on after these
+    done, earlier = done_and_tried(journal, _key)
     jobs = [
         (d, t)
         for d in dialogues

@@ -27,7 +27,7 @@ from pathlib import Path
 
 from mirror_hf import __version__
 from mirror_hf.data.release import TRAIN_FILES, parse_screenplay
-from mirror_hf.journal import read_records, record_each, trim_torn_tail
+from mirror_hf.journal import done_and_tried, read_records, record_each
 from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
 from mirror_hf.schema import SCREENPLAYS_REPORT_FILE
@@ -105,10 +105,7 @@ async def write_screenplays(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / SCREENPLAYS_FILE
-    trim_torn_tail(journal)
-    records = read_records(journal, _idx)
-    done = {r["idx"] for r in records if r["failure"] is None}
-    earlier = {r["idx"]: r["raw"] for r in records if r["failure"] is not None}  # a retry goes on after these
+    done, earlier = done_and_tried(journal, _idx)
     jobs = [p for p in profiles if p["idx"] not in done]
 
     async def write(profile: dict) -> dict:
