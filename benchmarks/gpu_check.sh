@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The GPU checks of the training recipe, in one command for a lent GPU machine (one H100 takes ~7 minutes):
-# the recipe under each accelerate config (tests/test_recipe_gpu.py), then the MFU sweep of the 7B architecture.
+# The GPU checks of the training recipe in one command, for a lent GPU machine: the recipe under each accelerate
+# config (tests/test_recipe_gpu.py, ~3 min on one H100), then the MFU sweep of the 7B architecture (~5 min).
 # Logs and results go to the folder given (default: gpu-check/).
 #   bash benchmarks/gpu_check.sh OUT_DIR
 set -uo pipefail
@@ -9,5 +9,5 @@ mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$(pwd)"
 python3 -c "import torch, transformers, trl, peft, datasets, accelerate; print(torch.cuda.get_device_name(), *(f'{m.__name__} {m.__version__}' for m in (torch, transformers, trl, peft, datasets, accelerate)))" 2>&1 | tee "$out/versions.txt"
 timeout "${TESTS_TIMEOUT:-230}" python3 -m pytest -q -rs -p no:cacheprovider tests/test_recipe_gpu.py ${PYTEST_ARGS:-} 2>&1 | tee "$out/recipe_gpu_tests.log"
-timeout "${SWEEP_TIMEOUT:-320}" python3 benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile \
+timeout "${SWEEP_TIMEOUT:-360}" python3 benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile \
     --out "$out/train_throughput_sweep.json" 2>&1 | grep -v -e FutureWarning -e "warnings.warn" | tee "$out/train_throughput_sweep.log"
