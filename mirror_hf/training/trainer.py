@@ -36,9 +36,9 @@ class MirrorSFTTrainer(SFTTrainer):
 
     def training_step(self, model, inputs, num_items_in_batch=None):
         # peft casts every LoRA layer's input to the adapter's float32 (a copy of each activation, and of its
-        # dropout) although autocast then runs the LoRA matmuls in bf16 on the uncast tensor anyway. Under mixed
-        # precision the cast only costs memory traffic: skip it (same loss and gradients, a faster step; numbers in
-        # recipes/README.md). Without autocast the cast is needed (bf16 activations, fp32 adapter) and stays.
+        # dropout), which autocast then casts back to bf16 for the LoRA matmuls. Under mixed precision those copies
+        # are only memory traffic: skip them (same loss and gradients, a faster step; numbers in recipes/README.md).
+        # Without autocast the cast is needed (bf16 activations, fp32 adapter) and stays.
         with disable_input_dtype_casting(model, active=self.accelerator.mixed_precision in ("bf16", "fp16")):
             return super().training_step(model, inputs, num_items_in_batch)
 
