@@ -7,11 +7,12 @@ workers, on an `sft_ec_planning` build of a generated release (real prompt lengt
     python benchmarks/train_throughput.py --cpu
 
 GPU: the LLaVA-1.5-7B architecture with random weights built from its config (no download), LoRA r=128 on the
-language model + the projector trained fully, activation checkpointing, bf16, the P+EC length mix (half short
-emotion-recognition records, half long response records), per-device batch 8/16/32. Two samplers at equal batch:
-TRL's default (random order) and the recipe's (`group_by_length`). Batches come from a DataLoader whose workers
-decode PNGs and run the CLIP image processor, so the time spent waiting for data is real. Prints tokens/s,
-samples/s, peak memory, model FLOPs utilisation and data-wait share.
+language model + the projector trained fully, activation checkpointing, bf16, the loss through TRL's fused LM head
+(as SFTTrainer computes it), the P+EC length mix (half short emotion-recognition records, half long response
+records), per-device batch 8/16/32. Two samplers at equal batch: TRL's default (random order) and the recipe's
+(`group_by_length`). Batches come from a DataLoader whose workers decode PNGs and run the CLIP image processor, so
+the time spent waiting for data is real. Prints tokens/s, samples/s, peak memory, model FLOPs utilisation and
+data-wait share.
 
     python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
     python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~5 min
@@ -169,6 +170,16 @@ def lm_params(config) -> tuple[float, float]:
     return n_lm, n_vision
 
 
+FUSED_OUTPUTS = ("log_probs", "entropy", "is_top1")  # what TRL 1.16's SFTTrainer asks of its fused LM head
+
+
+def sft_loss(model, batch):
+    """The loss as TRL's SFTTrainer computes it: log-probabilities from its fused LM head (tiles over the labelled
+    positions, no full logits), their negative mean over the labelled tokens."""
+    out = model(**batch, fused_lm_head=True)
+    return -out.log_probs.sum() / (batch["labels"] != -100).sum().clamp(min=1)
+
+
 def model_flops(batch, config) -> float:
     """FLOPs of one step that the model needs (recompute excluded): the frozen LM forward (2N per token) and
     backward to its inputs (2N per token; LoRA's weight gradients are negligible), causal attention forward and
@@ -262,7 +273,7 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
-                loss = model(**batch).loss
+                loss = sft_loss(model, batch)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -358,6 +369,7 @@ def run_gpu(args) -> None:
     import torch
     from peft import get_peft_model
     from transformers import LlavaForConditionalGeneration
+    from trl.trainer.utils import add_fused_lm_head
 
     from mirror_hf.training.lora import mirror_lora_config
     from mirror_hf.training.optim import optimizer_param_groups
@@ -372,6 +384,7 @@ def run_gpu(args) -> None:
     torch.set_default_dtype(torch.float32)
     lora = mirror_lora_config(model, r=args.lora_r, alpha=2 * args.lora_r, dropout=args.lora_dropout)
     model = get_peft_model(model, lora)
+    add_fused_lm_head(model.get_base_model(), outputs=FUSED_OUTPUTS)  # as TRL's SFTTrainer does
     if args.checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
