@@ -42,7 +42,7 @@ def main(script_args: ScriptArguments, training_args: MirrorSFTConfig, model_arg
         attn_implementation=model_args.attn_implementation,
     )
     if training_args.train_sampling_strategy in ("group_by_length", "batch_rebalance"):
-        dataset = add_length_column(dataset, processor)
+        dataset = add_length_column(dataset, processor, progress=training_args.process_index == 0)
     peft_config = None
     if model_args.use_peft:
         peft_config = mirror_lora_config(

@@ -55,6 +55,7 @@ def test_recipe_overfits_resumes_and_writes_adapter_card_and_config(trained):
     run, first, second = trained
     assert f"Resuming from {run / 'checkpoint-12'}" in second.stdout
     assert "Resuming" not in first.stdout
+    assert "Token lengths" in first.stderr  # the length pass over the whole dataset shows its progress
     state = json.loads((run / "trainer_state.json").read_text())
     steps = [h["step"] for h in state["log_history"] if "loss" in h]
     assert steps == list(range(1, 31))  # resumed at 12: no step run twice, none lost

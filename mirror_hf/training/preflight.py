@@ -45,11 +45,12 @@ def image_tokens_per_image(processor) -> int:
     return int((out["input_ids"] == image_token_id).sum())
 
 
-def record_lengths(dataset, processor) -> list[int]:
+def record_lengths(dataset, processor, progress: bool = False) -> list[int]:
     """Tokens of each record's prompt and answer text plus its image tokens (the chat template's few extra tokens
     aside): cheap enough for the whole dataset, without decoding any image."""
     from datasets import Image as ImageFeature
     from datasets import List
+    from datasets.utils.tqdm import tqdm
 
     from mirror_hf.data.sft import from_trl_messages
 
@@ -58,7 +59,10 @@ def record_lengths(dataset, processor) -> list[int]:
         "images", List(ImageFeature(decode=False))
     )
     lengths = []
-    for batch in columns.iter(batch_size=512):
+    for batch in tqdm(
+        columns.iter(batch_size=512), total=-(-len(columns) // 512), desc="Token lengths", unit="batch",
+        disable=not progress,
+    ):  # fmt: skip
         texts = [
             from_trl_messages(p) + " " + c[0]["content"][0]["text"]
             for p, c in zip(batch["prompt"], batch["completion"], strict=True)

@@ -32,13 +32,13 @@ def last_checkpoint(training_args) -> str | None:
     return get_last_checkpoint(str(output_dir)) if output_dir.is_dir() else None
 
 
-def add_length_column(dataset, processor, name: str = "length"):
+def add_length_column(dataset, processor, name: str = "length", progress: bool = False):
     """Token length of each record, for ``train_sampling_strategy: group_by_length``."""
     from mirror_hf.training.preflight import record_lengths
 
     if name in dataset.column_names:
         return dataset
-    return dataset.add_column(name, record_lengths(dataset, processor))
+    return dataset.add_column(name, record_lengths(dataset, processor, progress=progress))
 
 
 def resolved_config(script_args, training_args, model_args) -> dict:
