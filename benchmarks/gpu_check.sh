@@ -7,7 +7,20 @@ set -uo pipefail
 out=${1:-gpu-check}
 mkdir -p "$out"
 export PYTHONUNBUFFERED=1 PYTHONPATH="${PYTHONPATH:+$PYTHONPATH:}$(pwd)"
-python3 -c "import torch, transformers, trl, peft, datasets, accelerate; print(torch.cuda.get_device_name(), *(f'{m.__name__} {m.__version__}' for m in (torch, transformers, trl, peft, datasets, accelerate)))" 2>&1 | tee "$out/versions.txt"
+python3 - <<'PY' 2>&1 | tee "$out/versions.txt"
+from importlib.metadata import PackageNotFoundError, version
+
+import torch
+
+def have(name):
+    try:
+        return version(name)
+    except PackageNotFoundError:
+        return "absent"
+
+names = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "deepspeed", "liger-kernel")
+print(torch.cuda.get_device_name(), *(f"{name} {have(name)}" for name in names))
+PY
 timeout "${TESTS_TIMEOUT:-230}" python3 -m pytest -q -rs -p no:cacheprovider tests/test_recipe_gpu.py ${PYTEST_ARGS:-} 2>&1 | tee "$out/recipe_gpu_tests.log"
 timeout "${SWEEP_TIMEOUT:-360}" python3 benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile \
     --out "$out/train_throughput_sweep.json" 2>&1 | grep -v -e FutureWarning -e "warnings.warn" | tee "$out/train_throughput_sweep.log"
