@@ -19,7 +19,7 @@ def have(name):
         return "absent"
 
 names = ("torch", "transformers", "trl", "peft", "datasets", "accelerate", "deepspeed", "liger-kernel")
-print(torch.cuda.get_device_name(), *(f"{name} {have(name)}" for name in names))
+print(torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU", *(f"{name} {have(name)}" for name in names))
 PY
 timeout "${TESTS_TIMEOUT:-230}" python3 -m pytest -q -rs -p no:cacheprovider tests/test_recipe_gpu.py ${PYTEST_ARGS:-} 2>&1 | tee "$out/recipe_gpu_tests.log"
 timeout "${SWEEP_TIMEOUT:-360}" python3 benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile \
