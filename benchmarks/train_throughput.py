@@ -15,7 +15,11 @@ the time spent waiting for data is real. Prints tokens/s, samples/s, peak memory
 data-wait share.
 
     python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
-    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~5 min
+    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~7 min
+
+The sweep applies one change after another and measures each (see ``sweep``): peft's default, the recipe's uncast
+LoRA inputs, Liger's kernels, LoRA dropout 0, no padding mask, torch.compile of the decoder layers, then without
+activation checkpointing at batch 4 and 8; the profile of the last state shows where a step's time goes.
 
 Check the script itself on a CPU: `--gpu --tiny --device cpu --workers 0 --steps 2 --warmup 1 [--sweep]`.
 """
@@ -162,12 +166,19 @@ def representative_batches(order: list[int], lengths: list[int], batch: int, ste
     return [i for b in [batches[len(batches) // 2]] * warmup + timed for i in b]
 
 
-def lm_params(config) -> tuple[float, float]:
+def layer_params(config) -> tuple[int, int]:
+    """Weights of the matrix products of one decoder layer of the language model and of the vision tower."""
     t, v = config.text_config, config.vision_config
-    per_layer = 4 * t.hidden_size**2 + 3 * t.hidden_size * t.intermediate_size
-    n_lm = t.num_hidden_layers * per_layer + 2 * t.vocab_size * t.hidden_size
-    n_vision = v.num_hidden_layers * (4 * v.hidden_size**2 + 2 * v.hidden_size * v.intermediate_size)
-    return n_lm, n_vision
+    text = 4 * t.hidden_size**2 + 3 * t.hidden_size * t.intermediate_size
+    vision = 4 * v.hidden_size**2 + 2 * v.hidden_size * v.intermediate_size
+    return text, vision
+
+
+def trainable_params(model) -> tuple[int, int]:
+    """Trainable weights that act on every language-model token (LoRA) and on every image token (the projector)."""
+    lora = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and "lora_" in n)
+    projector = sum(p.numel() for n, p in model.named_parameters() if p.requires_grad and "multi_modal_projector" in n)
+    return lora, projector
 
 
 FUSED_OUTPUTS = ("log_probs", "entropy", "is_top1")  # what TRL 1.16's SFTTrainer asks of its fused LM head
@@ -180,18 +191,23 @@ def sft_loss(model, batch):
     return -out.log_probs.sum() / (batch["labels"] != -100).sum().clamp(min=1)
 
 
-def model_flops(batch, config) -> float:
-    """FLOPs of one step that the model needs (recompute excluded): the frozen LM forward (2N per token) and
-    backward to its inputs (2N per token; LoRA's weight gradients are negligible), causal attention forward and
-    backward, and the frozen vision tower's forward."""
-    t = config.text_config
-    n_lm, n_vision = lm_params(config)
-    lengths = batch["attention_mask"].sum(dim=1).tolist()
+def model_flops(batch, config, trainable: tuple[int, int]) -> float:
+    """FLOPs one step needs (2 per multiply-add; recompute excluded). Per token of the language model: the frozen
+    decoder layers' forward and backward to their inputs (4 per weight), LoRA's forward, backward to inputs and to its
+    weights (6 per weight), causal attention (forward and backward); the LM head only where a label is (TRL's fused
+    head computes nothing elsewhere); the embedding none (a lookup). Per image: the frozen vision tower's forward
+    (weights and attention) and the projector trained fully (6 per weight per image token)."""
+    t, v = config.text_config, config.vision_config
+    text_layer, vision_layer = layer_params(config)
+    lora, projector = trainable
+    patches = IMAGE_TOKENS + 1  # the vision tower also sees the class token
     flops = 0.0
-    for n in lengths:
-        flops += 4 * n_lm * n
+    for n in batch["attention_mask"].sum(dim=1).tolist():
+        flops += (4 * t.num_hidden_layers * text_layer + 6 * lora) * n
         flops += 3 * 2 * t.num_hidden_layers * n * n * t.hidden_size  # QK^T and AV, causal half, fwd + 2x bwd
-        flops += 2 * n_vision * (IMAGE_TOKENS + 1)
+        flops += 2 * v.num_hidden_layers * (vision_layer * patches + 2 * patches * patches * v.hidden_size)
+        flops += 6 * projector * IMAGE_TOKENS
+    flops += 4 * t.vocab_size * t.hidden_size * int((batch["labels"] != -100).sum())
     return flops
 
 
@@ -215,15 +231,19 @@ def uncast_lora_inputs(model) -> None:
             module.cast_input_dtype_enabled = False
 
 
-def compile_layers(model) -> str:
+def compile_layers(model, on: bool = True) -> str:
     """``torch.compile`` each decoder layer of the language model (regional compilation: one layer's code, compiled
-    once, serves all 32), fusing the element-wise work around the matmuls; activation checkpointing stays outside."""
+    once, serves all 32), fusing the element-wise work around the matmuls; activation checkpointing stays outside.
+    ``on=False`` returns the layers to eager mode."""
     import torch
     from transformers.modeling_layers import GradientCheckpointingLayer
 
     for name, module in model.named_modules():
         if isinstance(module, GradientCheckpointingLayer) and "language_model" in name:
-            module.compile()
+            if on:
+                module.compile()
+            else:
+                module._compiled_call_impl = None
     return f"(torch {torch.__version__})"
 
 
@@ -263,6 +283,7 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
     if cuda:
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
+    trainable = trainable_params(model)
     step_times, waits, tokens, padded, samples, flops = [], [], 0, 0, 0, 0.0
     it = iter(loader)
     try:
@@ -272,8 +293,9 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
             t_data = time.perf_counter() - t0
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
+            inputs = {**batch, "attention_mask": None} if args.causal_only else batch
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
-                loss = sft_loss(model, batch)
+                loss = sft_loss(model, inputs)
             loss.backward()
             optimizer.step()
             optimizer.zero_grad(set_to_none=True)
@@ -285,7 +307,7 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
                 tokens += int(batch["attention_mask"].sum())
                 padded += batch["attention_mask"].numel()
                 samples += batch_size
-                flops += model_flops(batch, config)
+                flops += model_flops(batch, config, trainable)
         total = sum(step_times)
         return {
             "batch": batch_size,
@@ -305,45 +327,75 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
         del it, loader
 
 
-def sweep(model, args, run_one) -> list[dict]:
-    """The MFU candidates of the training issue, one after another on the same model (each keeps the previous
-    changes): peft's default casts (the baseline), the recipe's uncast LoRA inputs, Liger's layer kernels, LoRA
-    dropout 0, torch.compile of the decoder layers. One comparable line each; a variant that fails or runs out of
-    memory is reported and the next one still runs."""
+def sweep(model, args, run) -> list[dict]:
+    """The MFU candidates of the training issue, one after another on the same model, each keeping the changes before
+    it: peft's default casts (the baseline), the recipe's uncast LoRA inputs, Liger's layer kernels, LoRA dropout 0,
+    no padding mask, torch.compile of the decoder layers, the same at the other batch sizes, and no activation
+    checkpointing at smaller batches. ``run(batch)`` measures the model as it stands. One comparable line per
+    measurement; a change that fails, or whose every measurement fails or runs out of memory, is reported and undone
+    where it can be, and the next one still runs. Returns the rows and the batch of the last one measured."""
+    first, others = args.batch_sizes[0], args.batch_sizes[1:]
 
-    def compiling():
-        return compile_layers(model)
+    def set_causal_only(value: bool) -> None:
+        args.causal_only = value
 
+    def checkpointing(on: bool) -> None:
+        if on:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_disable()
+
+    # (label, change, undo, batch sizes, warm first). Warm: one untimed pass over the timed batches before timing,
+    # where the kernels' code or plans are new. cuDNN builds an attention plan per sequence shape on the CPU (3 to
+    # 7 ms a call in an H100 profile, about the GPU's work for the step) and torch.compile compiles per shape until it
+    # compiles shape-generic code; a long run pays that once, so every line is timed as a long run.
     steps = [
-        ("peft default (LoRA inputs cast to fp32, lora_dropout 0.05)", lambda: None),
-        ("LoRA inputs uncast (the recipe)", lambda: uncast_lora_inputs(model)),
-        ("use_liger_kernel", lambda: apply_liger(model)),
-        ("lora_dropout 0", lambda: drop_lora_dropout(model)),
-        ("torch.compile of each decoder layer", compiling),
-    ]
-    # cuDNN builds an attention plan for each new sequence shape, on the CPU (3 to 7 ms a call in an H100 profile,
-    # about as long as the GPU's work for the step); a long run pays that once per length and then reuses the plans.
-    # One untimed pass over the timed batches first, so that every variant, the first too, is timed as a long run.
-    run_one()
-    rows, applied = [], []
-    for label, change in steps:
+        ("peft default (LoRA inputs cast to fp32, lora_dropout 0.05)", None, None, [first], True),
+        ("LoRA inputs uncast (the recipe)", lambda: uncast_lora_inputs(model), None, [first], False),
+        ("use_liger_kernel", lambda: apply_liger(model), None, [first], False),
+        ("lora_dropout 0", lambda: drop_lora_dropout(model), None, [first], False),
+        ("no padding mask", lambda: set_causal_only(True), lambda: set_causal_only(False), [first], True),
+        ("torch.compile of each decoder layer", lambda: compile_layers(model), lambda: compile_layers(model, False),
+         [first], True),
+        ("", None, None, others, True),  # the state so far at the other batch sizes
+        ("no activation checkpointing", lambda: checkpointing(False), lambda: checkpointing(True),
+         args.no_recompute_batch_sizes, True),
+    ]  # fmt: skip
+    rows, applied, last_batch = [], [], first
+    for label, change, undo, batches, warm in steps:
         try:
-            note = change()
-            if change is compiling:
-                run_one()  # compiles, for each shape until it compiles shape-generic code: not timed
-            row = run_one()
+            note = change() if change else None
         except Exception as err:  # noqa: BLE001 - e.g. liger-kernel not installed: report and go on
             print(f"train_throughput sweep: {label}: not run ({type(err).__name__}: {str(err)[:300]})", flush=True)
             continue
-        applied.append(label + (f" {note}" if note else ""))
-        rows.append({"variant": " + ".join(applied), **row})
-        print("train_throughput sweep: " + json.dumps(rows[-1]), flush=True)
-    return rows
+        if label:
+            applied.append(label + (f" {note}" if note else ""))
+        measured = False
+        for batch in batches:
+            try:
+                if warm:
+                    run(batch)
+                row = run(batch)
+            except Exception as err:  # noqa: BLE001 - e.g. a compiler failure: report and go on
+                print(f"train_throughput sweep: {label or 'batch'} {batch}: not run ({type(err).__name__}: "
+                      f"{str(err)[:300]})", flush=True)  # fmt: skip
+                continue
+            rows.append({"variant": " + ".join(applied), **row})
+            print("train_throughput sweep: " + json.dumps(rows[-1]), flush=True)
+            if args.out:  # after each line: a sweep cut short by a time limit keeps what it measured
+                Path(args.out).write_text(json.dumps(rows, indent=1))
+            if not row.get("oom"):
+                measured, last_batch = True, batch
+        if not measured and label:
+            applied.pop()
+            if undo:
+                undo()
+    return rows, last_batch
 
 
-def profile(model, optimizer, config, args, pngs, label: str) -> None:
-    """The top kernels of three steps at the first batch size, where a step's time goes: the first rows and the
-    CPU/CUDA totals printed, the whole table written beside ``--out`` as ``profile_<label>.txt``."""
+def profile(model, optimizer, config, args, pngs, label: str, batch: int) -> None:
+    """The top kernels of three steps at ``batch``, where a step's time goes: the first rows and the CPU/CUDA totals
+    printed, the whole table written beside ``--out`` as ``profile_<label>.txt``."""
     import torch
     from torch.profiler import ProfilerActivity
 
@@ -351,9 +403,9 @@ def profile(model, optimizer, config, args, pngs, label: str) -> None:
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
     quick = argparse.Namespace(**{**vars(args), "steps": 3, "warmup": 1})
     try:
-        measure(model, optimizer, config, quick, args.batch_sizes[0], "recipe", pngs)  # the shapes' plans, as in sweep
+        measure(model, optimizer, config, quick, batch, "recipe", pngs)  # the shapes' plans, as in the sweep
         with torch.profiler.profile(activities=activities) as prof:
-            measure(model, optimizer, config, quick, args.batch_sizes[0], "recipe", pngs)
+            measure(model, optimizer, config, quick, batch, "recipe", pngs)
     except Exception as err:  # noqa: BLE001 - a variant's kernels may not run here; the sweep's lines still stand
         print(f"train_throughput profile ({label}): not run ({type(err).__name__}: {str(err)[:300]})", flush=True)
         return
@@ -403,21 +455,9 @@ def run_gpu(args) -> None:
 
     pngs = png_pool()
     if args.sweep:
-        batch = args.batch_sizes[0]
-        rows = sweep(model, args, lambda: measure(model, optimizer, config, args, batch, "recipe", pngs))
-        for other in args.batch_sizes[1:] if rows else []:  # the state the sweep left, at the other batch sizes
-            try:
-                measure(model, optimizer, config, args, other, "recipe", pngs)  # new shapes' plans (and code): untimed
-                row = measure(model, optimizer, config, args, other, "recipe", pngs)
-            except Exception as err:  # noqa: BLE001 - report and go on to the profile
-                print(f"train_throughput sweep: batch {other}: not run ({type(err).__name__}: {err})"[:400], flush=True)
-                continue
-            rows.append({"variant": rows[-1]["variant"], **row})
-            print("train_throughput sweep: " + json.dumps(rows[-1]), flush=True)
+        _, last_batch = sweep(model, args, lambda b: measure(model, optimizer, config, args, b, "recipe", pngs))
         if args.profile:
-            profile(model, optimizer, config, args, pngs, "last")
-        if args.out:
-            Path(args.out).write_text(json.dumps(rows, indent=1))
+            profile(model, optimizer, config, args, pngs, "last", last_batch)
         return
     results = []
     plan = [(b, "recipe") for b in args.batch_sizes] + [(b, "trl-default") for b in args.baseline_batch_sizes]
@@ -425,7 +465,7 @@ def run_gpu(args) -> None:
         results.append(measure(model, optimizer, config, args, batch_size, sampler, pngs))
         print(json.dumps(results[-1]), flush=True)
     if args.profile:
-        profile(model, optimizer, config, args, pngs, "recipe")
+        profile(model, optimizer, config, args, pngs, "recipe", args.batch_sizes[0])
     print(
         f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
         f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}"
@@ -523,10 +563,20 @@ def main() -> None:
         help="no activation checkpointing (faster, more memory)",
     )
     parser.add_argument(
+        "--causal-only",
+        action="store_true",
+        help="no padding mask: causal attention alone (exact for right-padded batches: no real token attends to a "
+        "later position, and padded positions carry no label)",
+    )
+    parser.add_argument(
         "--sweep",
         action="store_true",
-        help="GPU: at the first --batch-sizes, the MFU candidates one after another (dropout 0, fewer recomputed "
-        "layers, liger) instead of the sampler comparison",
+        help="GPU: the MFU candidates one after another at the first --batch-sizes (peft default, uncast LoRA "
+        "inputs, liger, dropout 0, no padding mask, torch.compile), the rest at the other --batch-sizes, then no "
+        "activation checkpointing at --no-recompute-batch-sizes; instead of the sampler comparison",
+    )
+    parser.add_argument(
+        "--no-recompute-batch-sizes", type=sizes, default=[4, 8], help="--sweep: batches without checkpointing"
     )
     parser.add_argument("--profile", action="store_true", help="GPU: print the top kernels of three steps at the end")
     parser.add_argument("--steps", type=int, default=8)
