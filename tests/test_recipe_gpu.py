@@ -83,3 +83,15 @@ def test_liger_kernels_train(tmp_path, tiny_llava, sample_dataset):
     launch_on_gpu("single_gpu.yaml", recipe)
     loss = losses(tmp_path / "run")
     assert len(loss) == 10 and sum(loss[-3:]) < sum(loss[:3])
+
+
+def test_causal_only_attention_trains_as_the_masked_run(tmp_path, single_gpu_run, tiny_llava, sample_dataset):
+    """`causal_only_attention: true` on CUDA's attention kernels: the first step's loss (same data, same weights) is
+    the masked run's up to bf16 kernel differences, and it learns as well."""
+    recipe = tiny_recipe(
+        tmp_path, tiny_llava, sample_dataset, **GPU_SETTINGS, max_steps=10, save_steps=10, causal_only_attention=True
+    )
+    launch_on_gpu("single_gpu.yaml", recipe)
+    loss, masked = losses(tmp_path / "run"), losses(single_gpu_run[0])[:10]
+    assert len(loss) == 10 and loss[0] == pytest.approx(masked[0], rel=1e-2)
+    assert sum(loss[-3:]) < sum(loss[:3])

@@ -525,6 +525,63 @@ def test_under_bf16_autocast_lora_inputs_stay_bf16_with_same_loss_and_gradients(
         assert torch.allclose(grads[name], cast_grads[name], rtol=2e-2, atol=1e-4), name
 
 
+def test_causal_only_attention_drops_the_right_padding_mask_with_the_same_loss_and_gradients(
+    tiny_llava, sample_dataset, tmp_path
+):
+    """``causal_only_attention``: a right-padded batch's forward goes without its padding mask (causal attention
+    alone: no real token sees a later position, and padding has no label), so the loss and gradients are those of
+    the masked step; a batch padded on the left keeps its mask; the hook is gone after the step."""
+    from datasets import load_dataset
+    from transformers import AutoModelForImageTextToText, AutoProcessor
+
+    from mirror_hf.training.config import MirrorSFTConfig
+    from mirror_hf.training.lora import mirror_lora_config
+    from mirror_hf.training.trainer import MirrorSFTTrainer
+
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
+    args = MirrorSFTConfig(
+        output_dir=str(tmp_path), use_cpu=True, report_to=[], max_length=2048, per_device_train_batch_size=3
+    )
+    trainer = MirrorSFTTrainer(
+        model=model,
+        args=args,
+        processing_class=AutoProcessor.from_pretrained(tiny_llava),
+        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train[:3]"),
+        peft_config=mirror_lora_config(model, r=4, alpha=8, dropout=0.0),
+    )
+    masks = []
+    language_model = trainer.model.get_base_model().model.language_model
+    language_model.register_forward_pre_hook(
+        lambda module, a, kwargs: masks.append(kwargs.get("attention_mask")), with_kwargs=True
+    )
+    batch = next(iter(trainer.get_train_dataloader()))
+    assert (batch["attention_mask"] == 0).any()  # padded
+    trainer.current_gradient_accumulation_steps = 1
+
+    def step(causal_only, inputs):
+        trainer.args.causal_only_attention = causal_only
+        trainer.model.zero_grad()
+        loss = trainer.training_step(trainer.model, dict(inputs))
+        grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
+        return loss, grads
+
+    masked_loss, masked_grads = step(False, batch)
+    loss, grads = step(True, batch)
+    assert masks[0] is not None and masks[1] is None
+    assert not trainer.model._forward_pre_hooks  # removed after the step
+    assert torch.allclose(loss, masked_loss, rtol=1e-5)
+    assert any("lora_B" in n for n in grads)
+    for name in grads:
+        assert torch.allclose(grads[name], masked_grads[name], rtol=1e-4, atol=1e-6), name
+
+    left = {k: v.clone() for k, v in batch.items()}
+    for row, n in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
+        for key in ("input_ids", "attention_mask", "labels"):
+            left[key][row] = torch.roll(batch[key][row], batch[key].shape[1] - n)
+    step(True, left)
+    assert masks[2] is not None  # padded on the left: the mask matters, and stays
+
+
 def test_fsdp_config_wraps_layers_the_llava_model_holds(tiny_llava, monkeypatch):
     """fsdp.yaml as `accelerate launch` reads it: its wrap policy finds its layer classes in a LLaVA. (LLaVA's own
     `_no_split_modules` names CLIP text classes it does not hold, which stopped FSDP2 at the first step on a GPU.)"""

@@ -32,6 +32,15 @@ class MirrorSFTConfig(SFTConfig):
         default=2, metadata={"help": "Batches collated and checked before the first step (0 disables)."}
     )
     dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
+    causal_only_attention: bool = field(
+        default=False,
+        metadata={
+            "help": "Train without the padding mask, on causal attention alone: exact where a batch is padded on the "
+            "right, as TRL's collators pad (no real token attends to a later position, padded positions carry no "
+            "label), and it lets SDPA run its causal kernels, which skip the masked half. A batch padded otherwise "
+            "keeps its mask. Not yet measured on a GPU (recipes/README.md, Throughput)."
+        },
+    )
     # transformers sets find_unused_parameters=True for any model that is not a PreTrainedModel, so for every peft
     # model: DDP then walks the autograd graph after each backward, for nothing (LoRA and projector are all used).
     ddp_find_unused_parameters: bool | None = field(
