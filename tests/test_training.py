@@ -154,25 +154,39 @@ def test_optimizer_has_two_learning_rates(tiny_llava, sample_dataset, tmp_path):
     assert not any("vision_tower" in n or "lm_head" in n for n in trainable)
 
 
-def _trainer(tiny_llava, dataset, tmp_path, **kwargs):
+def _trainer(tiny_llava, dataset, tmp_path, split="train", lora=False, dtype=None, **kwargs):
+    """A MirrorSFTTrainer on the tiny LLaVA over ``split`` of sft_base (with LoRA r=4 if ``lora``)."""
     from datasets import load_dataset
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
     from mirror_hf.training.config import MirrorSFTConfig
+    from mirror_hf.training.lora import mirror_lora_config
     from mirror_hf.training.trainer import MirrorSFTTrainer
 
     processor = AutoProcessor.from_pretrained(tiny_llava)
     if "chat_template" in kwargs:
         processor.chat_template = kwargs.pop("chat_template")
     args = MirrorSFTConfig(
-        output_dir=str(tmp_path), use_cpu=True, report_to=[], per_device_train_batch_size=2, **kwargs
+        output_dir=str(tmp_path), use_cpu=True, report_to=[], **{"per_device_train_batch_size": 2, **kwargs}
     )
+    model = AutoModelForImageTextToText.from_pretrained(tiny_llava, **({"dtype": dtype} if dtype else {}))
     return MirrorSFTTrainer(
-        model=AutoModelForImageTextToText.from_pretrained(tiny_llava),
+        model=model,
         args=args,
-        train_dataset=load_dataset(str(dataset), "sft_base", split="train"),
+        train_dataset=load_dataset(str(dataset), "sft_base", split=split),
         processing_class=processor,
+        peft_config=mirror_lora_config(model, r=4, alpha=8, dropout=0.0) if lora else None,
     )
+
+
+def _step(trainer, inputs, training_step=None):
+    """One training step on ``inputs`` (by ``training_step``, default the trainer's own), under the autocast that
+    ``train()`` would set: its loss and the trainable parameters' gradients."""
+    trainer.current_gradient_accumulation_steps = 1  # what train() sets before its steps
+    trainer.model.zero_grad()
+    with trainer.accelerator.autocast():
+        loss = (training_step or type(trainer).training_step)(trainer, trainer.model, dict(inputs))
+    return loss, {n: p.grad.float().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
 
 
 def test_preflight_passes_and_shows_the_learned_part(tiny_llava, sample_dataset, tmp_path):
@@ -482,23 +496,11 @@ def test_under_bf16_autocast_lora_inputs_stay_bf16_with_same_loss_and_gradients(
     """peft copies each LoRA layer's input to the adapter's float32 although autocast runs the LoRA matmuls in bf16;
     under mixed precision the trainer's steps skip that copy: the same loss and gradients, bf16 inputs, and peft's
     casting is back on after the step (it is needed without autocast)."""
-    from datasets import load_dataset
     from peft.tuners.lora import LoraLayer
-    from transformers import AutoModelForImageTextToText, AutoProcessor
     from trl import SFTTrainer
 
-    from mirror_hf.training.config import MirrorSFTConfig
-    from mirror_hf.training.lora import mirror_lora_config
-    from mirror_hf.training.trainer import MirrorSFTTrainer
-
-    model = AutoModelForImageTextToText.from_pretrained(tiny_llava, dtype=torch.bfloat16)
-    args = MirrorSFTConfig(output_dir=str(tmp_path), use_cpu=True, bf16=True, report_to=[], max_length=2048)
-    trainer = MirrorSFTTrainer(
-        model=model,
-        args=args,
-        processing_class=AutoProcessor.from_pretrained(tiny_llava),
-        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train[:2]"),
-        peft_config=mirror_lora_config(model, r=4, alpha=8, dropout=0.0),
+    trainer = _trainer(
+        tiny_llava, sample_dataset, tmp_path, "train[:2]", lora=True, dtype=torch.bfloat16, bf16=True, max_length=2048
     )
     assert trainer.accelerator.mixed_precision == "bf16"
     lora = next(m for m in trainer.model.modules() if isinstance(m, LoraLayer))
@@ -506,18 +508,10 @@ def test_under_bf16_autocast_lora_inputs_stay_bf16_with_same_loss_and_gradients(
     seen = []
     lora.lora_A["default"].register_forward_pre_hook(lambda module, inputs: seen.append(inputs[0].dtype))
     batch = next(iter(trainer.get_train_dataloader()))
-    trainer.current_gradient_accumulation_steps = 1  # what train() sets before its steps
 
-    def step(training_step):
-        trainer.model.zero_grad()
-        with trainer.accelerator.autocast():
-            loss = training_step(trainer, trainer.model, batch)
-        grads = {n: p.grad.float().clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
-        return loss, grads
-
-    cast_loss, cast_grads = step(SFTTrainer.training_step)
+    cast_loss, cast_grads = _step(trainer, batch, SFTTrainer.training_step)
     assert seen == [torch.float32] and lora.cast_input_dtype_enabled
-    loss, grads = step(MirrorSFTTrainer.training_step)
+    loss, grads = _step(trainer, batch)
     assert seen[1:] == [torch.bfloat16] and lora.cast_input_dtype_enabled  # restored after the step
     assert torch.allclose(loss, cast_loss, rtol=1e-3)
     assert grads.keys() == cast_grads.keys() and any("lora_B" in n for n in grads)
@@ -531,24 +525,11 @@ def test_causal_only_attention_drops_the_right_padding_mask_with_the_same_loss_a
     """``causal_only_attention``: a right-padded batch's forward goes without its padding mask (causal attention
     alone: no real token sees a later position, and padding has no label), so the loss and gradients are those of
     the masked step; a batch padded on the left keeps its mask; the hook is gone after the step."""
-    from datasets import load_dataset
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from mirror_hf.training.config import MirrorSFTConfig
-    from mirror_hf.training.lora import mirror_lora_config
-    from mirror_hf.training.trainer import MirrorSFTTrainer
-
-    model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
-    args = MirrorSFTConfig(
-        output_dir=str(tmp_path), use_cpu=True, report_to=[], max_length=2048, per_device_train_batch_size=3
-    )
-    trainer = MirrorSFTTrainer(
-        model=model,
-        args=args,
-        processing_class=AutoProcessor.from_pretrained(tiny_llava),
-        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train[:3]"),
-        peft_config=mirror_lora_config(model, r=4, alpha=8, dropout=0.0),
-    )
+    # float32, where the masked and the causal kernels agree to rounding
+    trainer = _trainer(
+        tiny_llava, sample_dataset, tmp_path, "train[:3]", lora=True, bf16=False, max_length=2048,
+        per_device_train_batch_size=3,
+    )  # fmt: skip
     masks = []
     language_model = trainer.model.get_base_model().model.language_model
     language_model.register_forward_pre_hook(
@@ -556,17 +537,10 @@ def test_causal_only_attention_drops_the_right_padding_mask_with_the_same_loss_a
     )
     batch = next(iter(trainer.get_train_dataloader()))
     assert (batch["attention_mask"] == 0).any()  # padded
-    trainer.current_gradient_accumulation_steps = 1
 
-    def step(causal_only, inputs):
-        trainer.args.causal_only_attention = causal_only
-        trainer.model.zero_grad()
-        loss = trainer.training_step(trainer.model, dict(inputs))
-        grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad}
-        return loss, grads
-
-    masked_loss, masked_grads = step(False, batch)
-    loss, grads = step(True, batch)
+    masked_loss, masked_grads = _step(trainer, batch)
+    trainer.args.causal_only_attention = True
+    loss, grads = _step(trainer, batch)
     assert masks[0] is not None and masks[1] is None
     assert not trainer.model._forward_pre_hooks  # removed after the step
     assert torch.allclose(loss, masked_loss, rtol=1e-5)
@@ -578,7 +552,7 @@ def test_causal_only_attention_drops_the_right_padding_mask_with_the_same_loss_a
     for row, n in enumerate(batch["attention_mask"].sum(dim=1).tolist()):
         for key in ("input_ids", "attention_mask", "labels"):
             left[key][row] = torch.roll(batch[key][row], batch[key].shape[1] - n)
-    step(True, left)
+    _step(trainer, left)
     assert masks[2] is not None  # padded on the left: the mask matters, and stays
 
 
