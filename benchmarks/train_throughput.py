@@ -327,7 +327,7 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
         del it, loader
 
 
-def sweep(model, args, run) -> list[dict]:
+def sweep(model, args, run) -> tuple[list[dict], int]:
     """The MFU candidates of the training issue, one after another on the same model, each keeping the changes before
     it: peft's default casts (the baseline), the recipe's uncast LoRA inputs, Liger's layer kernels, LoRA dropout 0,
     no padding mask, torch.compile of the decoder layers, the same at the other batch sizes, and no activation
@@ -346,9 +346,9 @@ def sweep(model, args, run) -> list[dict]:
             model.gradient_checkpointing_disable()
 
     # (label, change, undo, batch sizes, warm first). Warm: one untimed pass over the timed batches before timing,
-    # where the kernels' code or plans are new. cuDNN builds an attention plan per sequence shape on the CPU (3 to
-    # 7 ms a call in an H100 profile, about the GPU's work for the step) and torch.compile compiles per shape until it
-    # compiles shape-generic code; a long run pays that once, so every line is timed as a long run.
+    # where the kernels' code or plans are new: cuDNN builds an attention plan per new sequence shape on the CPU, and
+    # torch.compile compiles per shape until it compiles shape-generic code. A long run pays that once, so every
+    # line is timed as a long run.
     steps = [
         ("peft default (LoRA inputs cast to fp32, lora_dropout 0.05)", None, None, [first], True),
         ("LoRA inputs uncast (the recipe)", lambda: uncast_lora_inputs(model), None, [first], False),
@@ -468,7 +468,8 @@ def run_gpu(args) -> None:
         profile(model, optimizer, config, args, pngs, "recipe", args.batch_sizes[0])
     print(
         f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
-        f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}"
+        f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}, "
+        f"padding mask {'off' if args.causal_only else 'on'}"
     )
     print(
         f"{'batch':>5} {'sampler':<12} {'tokens/s':>9} {'samples/s':>9} {'step s':>7} {'peak GB':>8} {'MFU':>6} "
