@@ -18,8 +18,9 @@ data-wait share.
     python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~7 min
 
 The sweep applies one change after another and measures each (see ``sweep``): peft's default, the recipe's uncast
-LoRA inputs, Liger's kernels, LoRA dropout 0, no padding mask, torch.compile of the decoder layers, then without
-activation checkpointing at batch 4 and 8; the profile of the last state shows where a step's time goes.
+LoRA inputs, Liger's kernels, LoRA dropout 0, LoRA's add fused into its matmul, no padding mask, torch.compile of
+the decoder layers, then without activation checkpointing at batch 4 and 8; the profile of the last state shows
+where a step's time goes.
 
 Check the script itself on a CPU: `--gpu --tiny --device cpu --workers 0 --steps 2 --warmup 1 [--sweep]`.
 """
@@ -231,6 +232,42 @@ def uncast_lora_inputs(model) -> None:
             module.cast_input_dtype_enabled = False
 
 
+def fuse_lora_add(model, on: bool = True) -> None:
+    """LoRA's product added by its second matmul: ``addmm(base output, A(x), B^T, alpha=scaling)`` writes base +
+    scaling * B(A(x)) in one cuBLAS call (the add and the scaling in its epilogue), where peft runs B, multiplies by
+    the scaling and adds: two passes over each LoRA layer's output fewer in the forward (twice with recompute) and one
+    in the backward. Plain LoRA only (one adapter, no DoRA, not merged), as the recipe trains; ``on=False`` returns
+    peft's forward."""
+    import types
+
+    import torch
+    from peft.tuners.lora import Linear as LoraLinear
+
+    def forward(self, x, *args, **kwargs):
+        result = self.base_layer(x, *args, **kwargs)
+        if self.disable_adapters or self.merged:
+            return result
+        for name in self.active_adapters:
+            if name in self.lora_A:
+                h = self.lora_A[name](self.lora_dropout[name](x))
+                out = torch.addmm(
+                    result.reshape(-1, result.shape[-1]),
+                    h.reshape(-1, h.shape[-1]),
+                    self.lora_B[name].weight.t(),
+                    alpha=self.scaling[name],
+                )
+                result = out.view(result.shape)
+        return result
+
+    for module in model.modules():
+        if isinstance(module, LoraLinear):
+            if not on:
+                module.__dict__.pop("forward", None)
+                continue
+            assert not module.lora_variant and all(b.bias is None for b in module.lora_B.values()), "plain LoRA only"
+            module.forward = types.MethodType(forward, module)
+
+
 def compile_layers(model, on: bool = True) -> str:
     """``torch.compile`` each decoder layer of the language model (regional compilation: one layer's code, compiled
     once, serves all 32), fusing the element-wise work around the matmuls; activation checkpointing stays outside.
@@ -330,10 +367,11 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
 def sweep(model, args, run) -> tuple[list[dict], int]:
     """The MFU candidates of the training issue, one after another on the same model, each keeping the changes before
     it: peft's default casts (the baseline), the recipe's uncast LoRA inputs, Liger's layer kernels, LoRA dropout 0,
-    no padding mask, torch.compile of the decoder layers, the same at the other batch sizes, and no activation
-    checkpointing at smaller batches. ``run(batch)`` measures the model as it stands. One comparable line per
-    measurement; a change that fails, or whose every measurement fails or runs out of memory, is reported and undone
-    where it can be, and the next one still runs. Returns the rows and the batch of the last one measured."""
+    LoRA's add fused into its matmul, no padding mask, torch.compile of the decoder layers, the same at the other
+    batch sizes, and no activation checkpointing at smaller batches. ``run(batch)`` measures the model as it stands.
+    One comparable line per measurement; a change that fails, or whose every measurement fails or runs out of
+    memory, is reported and undone where it can be, and the next one still runs. Returns the rows and the batch of
+    the last one measured."""
     first, others = args.batch_sizes[0], args.batch_sizes[1:]
 
     def set_causal_only(value: bool) -> None:
@@ -354,6 +392,8 @@ def sweep(model, args, run) -> tuple[list[dict], int]:
         ("LoRA inputs uncast (the recipe)", lambda: uncast_lora_inputs(model), None, [first], False),
         ("use_liger_kernel", lambda: apply_liger(model), None, [first], False),
         ("lora_dropout 0", lambda: drop_lora_dropout(model), None, [first], False),
+        ("LoRA add fused into its matmul", lambda: fuse_lora_add(model), lambda: fuse_lora_add(model, False),
+         [first], False),
         ("no padding mask", lambda: set_causal_only(True), lambda: set_causal_only(False), [first], True),
         ("torch.compile of each decoder layer", lambda: compile_layers(model), lambda: compile_layers(model, False),
          [first], True),
@@ -573,8 +613,9 @@ def main() -> None:
         "--sweep",
         action="store_true",
         help="GPU: the MFU candidates one after another at the first --batch-sizes (peft default, uncast LoRA "
-        "inputs, liger, dropout 0, no padding mask, torch.compile), the rest at the other --batch-sizes, then no "
-        "activation checkpointing at --no-recompute-batch-sizes; instead of the sampler comparison",
+        "inputs, liger, dropout 0, fused LoRA add, no padding mask, torch.compile), the rest at the other "
+        "--batch-sizes, then no activation checkpointing at --no-recompute-batch-sizes; instead of the sampler "
+        "comparison",
     )
     parser.add_argument(
         "--no-recompute-batch-sizes", type=sizes, default=[4, 8], help="--sweep: batches without checkpointing"
