@@ -19,7 +19,7 @@ data-wait share.
 
 The sweep applies one change after another and measures each (see ``sweep``): peft's default, the recipe's uncast
 LoRA inputs, Liger's kernels, LoRA dropout 0, LoRA's add fused into its matmul, no padding mask, torch.compile of
-the decoder layers, then without activation checkpointing at batch 4 and 8; the profile of the last state shows
+the decoder layers, then without activation checkpointing at batch 4 and 6; the profile of the last state shows
 where a step's time goes.
 
 Check the script itself on a CPU: `--gpu --tiny --device cpu --workers 0 --steps 2 --warmup 1 [--sweep]`.
@@ -618,7 +618,7 @@ def main() -> None:
         "comparison",
     )
     parser.add_argument(
-        "--no-recompute-batch-sizes", type=sizes, default=[4, 8], help="--sweep: batches without checkpointing"
+        "--no-recompute-batch-sizes", type=sizes, default=[4, 6], help="--sweep: batches without checkpointing"
     )
     parser.add_argument("--profile", action="store_true", help="GPU: print the top kernels of three steps at the end")
     parser.add_argument("--steps", type=int, default=8)
