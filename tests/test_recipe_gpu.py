@@ -1,6 +1,6 @@
 """recipes/sft_llava.py on a CUDA GPU under each of recipes/accelerate_configs (one process): a tiny LLaVA in bf16
 with tf32 and activation checkpointing, as the 7B YAMLs set them. The development machines and CI have no GPU, so
-these are skipped there; on a GPU machine: `pytest tests/test_recipe_gpu.py` (about 3 minutes on one H100)."""
+these are skipped there; on a GPU machine: `pytest tests/test_recipe_gpu.py` (3 to 4 minutes on one H100)."""
 
 import json
 import os
