@@ -118,30 +118,10 @@ def test_adapter_reloads_and_answers_through_the_pipeline(trained, sample_datase
 
 
 def test_optimizer_has_two_learning_rates(tiny_llava, sample_dataset, tmp_path):
-    from datasets import load_dataset
-    from transformers import AutoModelForImageTextToText, AutoProcessor
-
-    from mirror_hf.training.config import MirrorSFTConfig
-    from mirror_hf.training.lora import mirror_lora_config
-    from mirror_hf.training.trainer import MirrorSFTTrainer
-
-    model = AutoModelForImageTextToText.from_pretrained(tiny_llava)
-    args = MirrorSFTConfig(
-        output_dir=str(tmp_path),
-        learning_rate=2e-4,
-        projector_lr=2e-5,
-        weight_decay=0.0,
-        use_cpu=True,
-        report_to=[],
+    trainer = _trainer(
+        tiny_llava, sample_dataset, tmp_path, lora=True, learning_rate=2e-4, projector_lr=2e-5, weight_decay=0.0,
         max_length=None,
-    )
-    trainer = MirrorSFTTrainer(
-        model=model,
-        args=args,
-        processing_class=AutoProcessor.from_pretrained(tiny_llava),
-        train_dataset=load_dataset(str(sample_dataset), "sft_base", split="train"),
-        peft_config=mirror_lora_config(model, r=4, alpha=8),
-    )
+    )  # fmt: skip
     optimizer = trainer.create_optimizer()
     by_param = {id(p): g["lr"] for g in optimizer.param_groups for p in g["params"]}
     trainable = {n: p for n, p in trainer.model.named_parameters() if p.requires_grad}
