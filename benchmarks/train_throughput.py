@@ -15,7 +15,9 @@ the time spent waiting for data is real. Prints tokens/s, samples/s, peak memory
 data-wait share.
 
     python benchmarks/train_throughput.py --gpu            # ~4 minutes on one H100
-    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~7 min
+    python benchmarks/train_throughput.py --gpu --sweep --batch-sizes 8,16 --profile   # the MFU candidates, ~4.5 min
+    python benchmarks/train_throughput.py --gpu --no-checkpointing --causal-only --lora-dropout 0 --liger --compile \
+        --warm --batch-sizes 6,8 --baseline-batch-sizes=     # the recipe's fastest settings, ~2 min (44.5 % MFU)
 
 The sweep applies one change after another and measures each (see ``sweep``): peft's default, the recipe's uncast
 LoRA inputs, Liger's kernels, LoRA dropout 0, LoRA's add fused into its matmul, no padding mask, torch.compile of
@@ -269,18 +271,12 @@ def fuse_lora_add(model, on: bool = True) -> None:
 
 
 def compile_layers(model, on: bool = True) -> str:
-    """``torch.compile`` each decoder layer of the language model (regional compilation: one layer's code, compiled
-    once, serves all 32), fusing the element-wise work around the matmuls; activation checkpointing stays outside.
-    ``on=False`` returns the layers to eager mode."""
+    """The recipe's ``compile_decoder_layers``: each decoder layer compiled in place (``on=False``: eager again)."""
     import torch
-    from transformers.modeling_layers import GradientCheckpointingLayer
 
-    for name, module in model.named_modules():
-        if isinstance(module, GradientCheckpointingLayer) and "language_model" in name:
-            if on:
-                module.compile()
-            else:
-                module._compiled_call_impl = None
+    from mirror_hf.training.regional_compile import compile_decoder_layers
+
+    compile_decoder_layers(model, on)
     return f"(torch {torch.__version__})"
 
 
@@ -465,6 +461,7 @@ def run_gpu(args) -> None:
 
     from mirror_hf.training.lora import mirror_lora_config
     from mirror_hf.training.optim import optimizer_param_groups
+    from mirror_hf.training.trainer import trainable_in_float32
 
     torch.backends.cuda.matmul.allow_tf32 = True
     device, cuda = args.device, args.device.startswith("cuda")
@@ -477,6 +474,7 @@ def run_gpu(args) -> None:
     lora = mirror_lora_config(model, r=args.lora_r, alpha=2 * args.lora_r, dropout=args.lora_dropout)
     model = get_peft_model(model, lora)
     add_fused_lm_head(model.get_base_model(), outputs=FUSED_OUTPUTS)  # as TRL's SFTTrainer does
+    trainable_in_float32(model)  # the projector, as the recipe's trainer does under mixed precision
     if args.checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         model.enable_input_require_grads()
@@ -484,14 +482,24 @@ def run_gpu(args) -> None:
     decay = {n for n, _ in model.named_parameters()}
     optimizer = torch.optim.AdamW(optimizer_param_groups(model, 2e-4, 2e-5, 0.0, decay), fused=cuda)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    dtypes = "/".join(sorted({str(p.dtype).removeprefix("torch.") for p in trainable}))
     print(
         f"model built in {time.time() - started:.0f}s on {torch.cuda.get_device_name() if cuda else device}; "
-        f"trainable {sum(p.numel() for p in trainable) / 1e6:.0f}M params in {trainable[0].dtype}; "
+        f"trainable {sum(p.numel() for p in trainable) / 1e6:.0f}M params in {dtypes}; "
         f"{versions('torch', 'transformers', 'peft')}",
         flush=True,
     )
+    variant = []
     if not args.sweep:
         uncast_lora_inputs(model)  # as the recipe's trainer does under mixed precision
+        for on, label, change in [
+            (args.liger, "use_liger_kernel", lambda: apply_liger(model)),
+            (args.fuse_lora_add, "LoRA add fused into its matmul", lambda: fuse_lora_add(model)),
+            (args.compile, "compile_decoder_layers", lambda: compile_layers(model)),
+        ]:
+            if on:
+                change()
+                variant.append(label)
 
     pngs = png_pool()
     if args.sweep:
@@ -499,18 +507,21 @@ def run_gpu(args) -> None:
         if args.profile:
             profile(model, optimizer, config, args, pngs, "last", last_batch)
         return
+    settings = (
+        f"LoRA r={args.lora_r} dropout={args.lora_dropout}, activation checkpointing "
+        f"{'on' if args.checkpointing else 'off'}, padding mask {'off' if args.causal_only else 'on'}"
+        + "".join(", " + v for v in variant)
+    )
     results = []
     plan = [(b, "recipe") for b in args.batch_sizes] + [(b, "trl-default") for b in args.baseline_batch_sizes]
     for batch_size, sampler in plan:
-        results.append(measure(model, optimizer, config, args, batch_size, sampler, pngs))
+        if args.warm:  # new shapes build cuDNN plans and (with --compile) compiled code: not a long run's cost
+            measure(model, optimizer, config, args, batch_size, sampler, pngs)
+        results.append({"settings": settings, **measure(model, optimizer, config, args, batch_size, sampler, pngs)})
         print(json.dumps(results[-1]), flush=True)
     if args.profile:
         profile(model, optimizer, config, args, pngs, "recipe", args.batch_sizes[0])
-    print(
-        f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, LoRA r={args.lora_r} "
-        f"dropout={args.lora_dropout}, activation checkpointing {'on' if args.checkpointing else 'off'}, "
-        f"padding mask {'off' if args.causal_only else 'on'}"
-    )
+    print(f"\ntrain_throughput gpu: {torch.cuda.get_device_name() if cuda else device}, {settings}")
     print(
         f"{'batch':>5} {'sampler':<12} {'tokens/s':>9} {'samples/s':>9} {'step s':>7} {'peak GB':>8} {'MFU':>6} "
         f"{'data wait':>9} {'padding':>8}"
@@ -609,6 +620,10 @@ def main() -> None:
         help="no padding mask: causal attention alone (exact for right-padded batches: no real token attends to a "
         "later position, and padded positions carry no label)",
     )
+    parser.add_argument("--liger", action="store_true", help="Liger's layer kernels (use_liger_kernel)")
+    parser.add_argument("--compile", action="store_true", help="torch.compile each decoder layer")
+    parser.add_argument("--fuse-lora-add", action="store_true", help="LoRA's add fused into its second matmul")
+    parser.add_argument("--warm", action="store_true", help="one untimed pass before each measurement")
     parser.add_argument(
         "--sweep",
         action="store_true",

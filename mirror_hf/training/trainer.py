@@ -11,15 +11,30 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+import torch
 from peft.helpers import disable_input_dtype_casting
 from trl import SFTTrainer
 
 from mirror_hf.training.optim import optimizer_param_groups
+from mirror_hf.training.regional_compile import compile_decoder_layers
 
 
 def padded_on_the_right(attention_mask) -> bool:
     """Whether every row of a 0/1 mask is its ones, then its zeros (a device sync, like transformers' own check)."""
     return attention_mask.dim() == 2 and bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
+
+
+def trainable_in_float32(model) -> list[str]:
+    """Move every trainable bf16/fp16 parameter to float32 in place; their names. Under mixed precision autocast still
+    computes in bf16, but the optimizer updates float32 weights: a bf16 weight loses any update under ~1/256 of its
+    size, and Adam's steps at the projector's lr 2e-5 are that small for every weight above 0.005. peft already keeps
+    LoRA in float32 and Accelerate's FSDP2 path upcasts the same way; DeepSpeed keeps float32 master weights."""
+    names = []
+    for name, param in model.named_parameters():
+        if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
+            param.data = param.data.float()
+            names.append(name)
+    return names
 
 
 def _drop_right_padding_mask(module, args, kwargs):
@@ -30,11 +45,25 @@ def _drop_right_padding_mask(module, args, kwargs):
 
 
 class MirrorSFTTrainer(SFTTrainer):
-    """SFTTrainer whose optimizer gives the projector ``args.projector_lr`` (the authors' ``mm_projector_lr``), whose
-    steps leave LoRA inputs in bf16 under mixed precision and, with ``args.causal_only_attention``, drop the padding
-    mask of right-padded batches, and which writes MIRROR's model card."""
+    """SFTTrainer whose optimizer gives the projector ``args.projector_lr`` (the authors' ``mm_projector_lr``) and
+    updates float32 weights under mixed precision, whose steps leave LoRA inputs in bf16 under mixed precision and,
+    with ``args.causal_only_attention``, drop the padding mask of right-padded batches, which compiles the decoder
+    layers with ``args.compile_decoder_layers``, and which writes MIRROR's model card."""
 
     model_card_renderer = None  # set by the recipe: a callable(trainer) -> str
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.accelerator.mixed_precision in ("bf16", "fp16") and not self.is_deepspeed_enabled:
+            trainable_in_float32(self.model)  # the projector: the base model's bf16 copy, trained fully
+        if getattr(self.args, "compile_decoder_layers", False):
+            if self.is_deepspeed_enabled or self.is_fsdp_enabled:
+                raise ValueError(
+                    "compile_decoder_layers runs with one process or DDP; DeepSpeed and FSDP wrap the layers in "
+                    "their own hooks. Set compile_decoder_layers: false with this accelerate config."
+                )
+            # after peft and Liger have replaced their modules, before Accelerate wraps the model
+            compile_decoder_layers(self.model)
 
     def create_optimizer(self, model=None):
         if self.optimizer is None:
