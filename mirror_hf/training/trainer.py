@@ -24,17 +24,14 @@ def padded_on_the_right(attention_mask) -> bool:
     return attention_mask.dim() == 2 and bool((attention_mask[:, 1:] <= attention_mask[:, :-1]).all())
 
 
-def trainable_in_float32(model) -> list[str]:
-    """Move every trainable bf16/fp16 parameter to float32 in place; their names. Under mixed precision autocast still
+def trainable_in_float32(model) -> None:
+    """Move every trainable bf16/fp16 parameter to float32 in place. Under mixed precision autocast still
     computes in bf16, but the optimizer updates float32 weights: a bf16 weight loses any update under ~1/256 of its
     size, and Adam's steps at the projector's lr 2e-5 are that small for every weight above 0.005. peft already keeps
     LoRA in float32 and Accelerate's FSDP2 path upcasts the same way; DeepSpeed keeps float32 master weights."""
-    names = []
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if param.requires_grad and param.dtype in (torch.bfloat16, torch.float16):
             param.data = param.data.float()
-            names.append(name)
-    return names
 
 
 def _drop_right_padding_mask(module, args, kwargs):
