@@ -40,7 +40,13 @@ class MirrorError(Exception):
         if self.field:
             where.append(f"field {self.field!r}")
         text = (", ".join(where) + ": " if where else "") + self.problem
-        return text + (f". Fix: {self.fix}" if self.fix else "")
+        if not self.fix:
+            return text
+        return text.rstrip().rstrip(".") + f". Fix: {self.fix}"
+
+    def with_fix(self, fix: str) -> MirrorError:
+        """The same problem, at the same place, with another fix (a command names its own option for it)."""
+        return MirrorError(self.problem, file=self.file, row=self.row, field=self.field, idx=self.idx, fix=fix)
 
     def as_skip(self) -> SkippedRow:
         return SkippedRow(file=self.file, row=self.row, idx=self.idx, field=self.field, error=self.problem)

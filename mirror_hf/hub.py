@@ -308,10 +308,46 @@ def _evaluation_uploads(folder: Path, repo_id: str) -> dict:
     return uploads
 
 
+def check_repo_id(repo_id: str) -> None:
+    """A MirrorError unless ``repo_id`` reads as ``ORG/NAME`` (checked here, before any work or network)."""
+    from huggingface_hub.errors import HFValidationError
+    from huggingface_hub.utils import validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as err:
+        raise MirrorError(
+            f"{repo_id!r} is not a Hub repository id ({err})", fix="write ORG/NAME, e.g. me/mirror"
+        ) from None
+    if repo_id.count("/") != 1:
+        raise MirrorError(f"{repo_id!r} is not a Hub repository id", fix="write ORG/NAME, e.g. me/mirror")
+
+
+def require_token(token: str | None = None) -> None:
+    """A MirrorError when no Hub token is at hand: a push needs one, and should say so before the network does."""
+    from huggingface_hub import get_token
+
+    if not (token or get_token()):
+        raise MirrorError("not logged in to the Hub", fix="set HF_TOKEN, or run `hf auth login`")
+
+
+def _endpoint() -> str:
+    from huggingface_hub import constants
+
+    return constants.ENDPOINT
+
+
 @contextmanager
 def hub_errors(repo_id: str, repo_type: str | None = None):
-    """The Hub's refusals (no such repository or revision, no token, no right to write) as one MirrorError."""
-    from huggingface_hub.errors import HfHubHTTPError, OfflineModeIsEnabled, RepositoryNotFoundError
+    """The Hub's refusals (no such repository or revision, no token, no right to write) and an unreachable Hub as
+    one MirrorError each."""
+    from huggingface_hub.errors import (
+        HfHubHTTPError,
+        LocalEntryNotFoundError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
 
     try:
         yield
@@ -321,13 +357,27 @@ def hub_errors(repo_id: str, repo_type: str | None = None):
             f"the Hub has no repository {repo_id}{kind} that you may read",
             fix="check the id, --repo-type, and your token (HF_TOKEN or `hf auth login`) for a private one",
         ) from err
+    except RevisionNotFoundError as err:
+        raise MirrorError(f"{repo_id} has no such revision", fix="check --revision (a branch, tag or commit)") from err
     except HfHubHTTPError as err:
         raise MirrorError(
-            f"the Hub refused {repo_id}: {err}",
+            f"the Hub refused {repo_id}: {str(err).splitlines()[0]}",
             fix="check your token (HF_TOKEN or `hf auth login`) and its write access to that namespace",
         ) from err
     except OfflineModeIsEnabled as err:
         raise MirrorError("HF_HUB_OFFLINE is set, so the Hub cannot be reached", fix="unset HF_HUB_OFFLINE") from err
+    except LocalEntryNotFoundError as err:  # offline, or the Hub unreachable, and nothing of the repo cached
+        raise MirrorError(
+            f"cannot reach the Hub ({_endpoint()}) for {repo_id}, and nothing of it is cached here",
+            fix="check your network (or HF_ENDPOINT); with HF_HUB_OFFLINE=1 only what was downloaded before is read",
+        ) from err
+    except Exception as err:  # httpx's transport errors: the Hub did not answer at all
+        if type(err).__module__.split(".")[0] not in ("httpx", "httpx2"):
+            raise
+        raise MirrorError(
+            f"cannot reach the Hub ({_endpoint()}): {type(err).__name__}: {err}",
+            fix="check your network, or HF_ENDPOINT",
+        ) from err
 
 
 def push(
@@ -350,7 +400,9 @@ def push(
     from mirror_hf import __version__
 
     folder = Path(folder)
+    check_repo_id(repo_id)
     kind = folder_kind(folder)
+    require_token(token)
     repo_type = KINDS[kind]
     images = find_images(folder) if repo_type == "dataset" else {}
     n_images = sum(images.values())
@@ -412,8 +464,20 @@ def pull(
 
     if repo_type not in set(KINDS.values()):
         raise MirrorError(f"unknown repository type {repo_type!r}", fix="use dataset or model")
+    check_repo_id(repo_id)
     with hub_errors(repo_id, repo_type):
         return Path(snapshot_download(repo_id, repo_type=repo_type, revision=revision, local_dir=out, token=token))
 
 
-__all__ = ["KINDS", "PushResult", "find_images", "folder_kind", "hub_errors", "pull", "push", "write_without_images"]
+__all__ = [
+    "KINDS",
+    "PushResult",
+    "check_repo_id",
+    "find_images",
+    "folder_kind",
+    "hub_errors",
+    "pull",
+    "push",
+    "require_token",
+    "write_without_images",
+]

@@ -12,12 +12,16 @@ from importlib import resources
 from pathlib import Path
 
 import jinja2
-from datasets import Image, List, load_dataset
+from datasets import Image, List
 
 from mirror_hf import __version__
+from mirror_hf.data.built import open_built
 from mirror_hf.errors import MirrorError
 from mirror_hf.llm.images import image_to_data_url
+from mirror_hf.outputs import claim_output_file
 from mirror_hf.schema import DIALOGUES
+
+GENERATOR = '<meta name="generator" content="mirror-hf preview">'  # how a page of ours is told from another file
 
 
 def _data_uri(image: dict | None) -> str | None:
@@ -33,16 +37,15 @@ def _undecoded(ds):
 
 def render_preview(dataset: str | Path, idx: str | None = None, index: int = 0) -> str:
     """HTML for the dialogue ``idx`` (or the ``index``-th one) of the built folder or Hub id ``dataset``."""
-    try:
-        ds = load_dataset(str(dataset), DIALOGUES, split="train")
-    except (FileNotFoundError, ValueError) as err:
-        raise MirrorError(
-            f"cannot load the dialogues config of {str(dataset)!r}: {err}", fix="build it first with `mirror-hf build`"
-        ) from err
+    ds = open_built(str(dataset), DIALOGUES)
     if idx is not None:
         matches = [i for i, value in enumerate(ds["idx"]) if value == idx]
         if not matches:
-            raise MirrorError(f"no dialogue with idx {idx!r} in {dataset}", fix=f"e.g. {ds[0]['idx']}")
+            raise MirrorError(
+                f"no dialogue with idx {idx!r} in {dataset} (ids like cactus-7658-emotional-resistance are the "
+                "released MIRROR's)",
+                fix=f"give one of its {len(ds)} ids, e.g. {ds[0]['idx']}, or --index N",
+            )
         index = matches[0]
     if not 0 <= index < len(ds):
         raise MirrorError(f"index {index} is out of range: the dataset has {len(ds)} dialogues")
@@ -56,11 +59,13 @@ def render_preview(dataset: str | Path, idx: str | None = None, index: int = 0) 
         resistance=ds.features["resistance"].int2str(row["resistance"]),
         identity_src=_data_uri(row["identity_image"]),
         version=__version__,
+        generator=GENERATOR,
         source=str(dataset),
     )
 
 
 def write_preview(dataset: str | Path, out: str | Path, idx: str | None = None, index: int = 0) -> Path:
-    out = Path(out)
+    """Write the page to ``out``: a new file, or a page an earlier preview wrote (no other file is overwritten)."""
+    out = claim_output_file(out, marker=GENERATOR)
     out.write_text(render_preview(dataset, idx=idx, index=index), encoding="utf-8")
     return out

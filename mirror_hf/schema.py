@@ -1,5 +1,8 @@
 """Every dataset config's ``datasets.Features``, the id formats and the label names: the one source of truth.
 
+The names and file layouts are plain constants; the ``Features`` are built on first use (``datasets`` takes most of
+a second to import, and the command line must answer ``--help`` without it).
+
 Example:
     >>> from mirror_hf.schema import parse_idx, FEATURES
     >>> parse_idx("cactus-7658-emotional-resistance")
@@ -12,8 +15,6 @@ from __future__ import annotations
 
 import logging
 import re
-
-from datasets import ClassLabel, Features, Image, List, Value
 
 logger = logging.getLogger(__name__)
 
@@ -73,65 +74,6 @@ def sft_record_id(idx: str, turn: int, task: str) -> str:
     return f"{idx}:{turn}:{task}"
 
 
-_PROFILE = {
-    "idx": Value("string"),
-    "cactus_idx": Value("int32"),
-    "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
-    "personal_info": Value("string"),
-    "personality": Value("string"),
-    "distorted_thought": Value("string"),
-    "thinking_traps": List(Value("string")),
-    "reason_for_seeking_counseling": Value("string"),
-    "cbt_technique": Value("string"),
-    "cbt_technique_source": Value("string"),
-    "cbt_plan": Value("string"),
-    "celeba_image": Value("string"),
-    "celeba_identity": Value("int32"),
-    "gender": Value("string"),
-    "age": Value("int32"),
-    "identity_image": Image(),
-}
-
-DIALOGUE_FEATURES = Features(
-    {
-        **_PROFILE,
-        "generator_model": Value("string"),
-        "turns": List(
-            {
-                "speaker": Value("string"),
-                "stage_direction": Value("string"),
-                "statement": Value("string"),
-                "image": Image(),
-            }
-        ),
-    }
-)
-
-EVAL_PROFILE_FEATURES = Features({"name": Value("string"), **_PROFILE})
-
-# TRL conversational messages: content blocks {"type": "image"} / {"type": "text", "text": ...}.
-_MESSAGES = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
-
-SFT_FEATURES = Features(
-    {
-        "id": Value("string"),
-        "idx": Value("string"),
-        "turn": Value("int32"),
-        "task": Value("string"),
-        "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
-        "prompt": _MESSAGES,
-        "completion": _MESSAGES,
-        "images": List(Image()),
-        "image_source": Value("string"),
-    }
-)
-
-FEATURES: dict[str, Features] = {
-    DIALOGUES: DIALOGUE_FEATURES,
-    EVAL_PROFILES: EVAL_PROFILE_FEATURES,
-    **{name: SFT_FEATURES for name in SFT_VARIANTS},
-}
-
 # Hub layout of a built folder: data/{config}/{split}-00000-of-00003.parquet, the card, and the build's report
 DATA_DIR = "data"
 BUILD_REPORT_FILE = "build_report.json"
@@ -160,59 +102,142 @@ RECIPE_FILE = "mirror_recipe.yaml"
 
 # Session ends that are failures, not outcomes: such sessions are not judged.
 FAILURE_REASONS = ("malformed_client", "backend_error")
-# Simulation output: one row per session (mirror_hf.simulation.runner).
-SESSION_FEATURES = Features(
-    {
-        "session_id": Value("string"),
-        "profile_idx": Value("string"),
-        "therapist": Value("string"),
-        "client": Value("string"),
-        "variant": Value("string"),
-        "technique": Value("string"),
-        "plan": Value("string"),
-        "end_reason": Value("string"),
-        "error": Value("string"),
-        "exchanges": Value("int32"),
-        "prompt_tokens": Value("int64"),
-        "completion_tokens": Value("int64"),
-        "turns": List(
-            {
-                "speaker": Value("string"),
-                "text": Value("string"),
-                "stage_direction": Value("string"),
-                "raw": Value("string"),
-                "emotional_caption": Value("string"),
-                "image": Image(),
-            }
-        ),
-    }
-)
-
 # `mirror-hf evaluate --out DIR`: report.json + report.md + figures, and one JSONL row per judgement under
 # judgements/ (one file per run, instrument and judge), loadable as the "judgements" config.
 EVAL_REPORT_FILE = "report.json"
 EVAL_MARKDOWN_FILE = "report.md"
 JUDGEMENTS_CONFIG = "judgements"
-JUDGEMENT_FEATURES = Features(
-    {
-        "run": Value("string"),
-        "judge": Value("string"),
-        "session_id": Value("string"),
-        "session": Value("int32"),
-        "instrument": Value("string"),
-        "item": Value("string"),
-        "dimension": Value("string"),
-        "score": Value("float64"),  # null: no answer could be read (never 0)
-        "prompt": Value("string"),
-        "raw": List(Value("string")),
-        "failure": Value("string"),
-        "expected": Value("float64"),  # the probability-weighted score, when asked for
-    }
-)
-
 # `mirror-hf synthesize filter --out DIR`: the verdicts `mirror-hf build --filters DIR` applies; its
 # "rejected_dialogues" maps a dialogue idx to {filter: [reasons]}.
 FILTER_REPORT_FILE = "filter_report.json"
 
 # `mirror-hf synthesize screenplays --out DIR`: new dialogues as release files (mirror_data.csv) and this report.
 SCREENPLAYS_REPORT_FILE = "screenplays_report.json"
+
+
+_FEATURE_NAMES = (
+    "DIALOGUE_FEATURES",
+    "EVAL_PROFILE_FEATURES",
+    "SFT_FEATURES",
+    "FEATURES",
+    "SESSION_FEATURES",
+    "JUDGEMENT_FEATURES",
+)
+
+
+def _features() -> dict:
+    """Every ``Features`` constant of this module, built once, on first use (see :func:`__getattr__`)."""
+    from datasets import ClassLabel, Features, Image, List, Value
+
+    _PROFILE = {
+        "idx": Value("string"),
+        "cactus_idx": Value("int32"),
+        "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
+        "personal_info": Value("string"),
+        "personality": Value("string"),
+        "distorted_thought": Value("string"),
+        "thinking_traps": List(Value("string")),
+        "reason_for_seeking_counseling": Value("string"),
+        "cbt_technique": Value("string"),
+        "cbt_technique_source": Value("string"),
+        "cbt_plan": Value("string"),
+        "celeba_image": Value("string"),
+        "celeba_identity": Value("int32"),
+        "gender": Value("string"),
+        "age": Value("int32"),
+        "identity_image": Image(),
+    }
+
+    DIALOGUE_FEATURES = Features(
+        {
+            **_PROFILE,
+            "generator_model": Value("string"),
+            "turns": List(
+                {
+                    "speaker": Value("string"),
+                    "stage_direction": Value("string"),
+                    "statement": Value("string"),
+                    "image": Image(),
+                }
+            ),
+        }
+    )
+
+    EVAL_PROFILE_FEATURES = Features({"name": Value("string"), **_PROFILE})
+
+    # TRL conversational messages: content blocks {"type": "image"} / {"type": "text", "text": ...}.
+    _MESSAGES = List({"role": Value("string"), "content": List({"type": Value("string"), "text": Value("string")})})
+
+    SFT_FEATURES = Features(
+        {
+            "id": Value("string"),
+            "idx": Value("string"),
+            "turn": Value("int32"),
+            "task": Value("string"),
+            "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
+            "prompt": _MESSAGES,
+            "completion": _MESSAGES,
+            "images": List(Image()),
+            "image_source": Value("string"),
+        }
+    )
+
+    FEATURES: dict[str, Features] = {
+        DIALOGUES: DIALOGUE_FEATURES,
+        EVAL_PROFILES: EVAL_PROFILE_FEATURES,
+        **{name: SFT_FEATURES for name in SFT_VARIANTS},
+    }
+
+    # Simulation output: one row per session (mirror_hf.simulation.runner).
+    SESSION_FEATURES = Features(
+        {
+            "session_id": Value("string"),
+            "profile_idx": Value("string"),
+            "therapist": Value("string"),
+            "client": Value("string"),
+            "variant": Value("string"),
+            "technique": Value("string"),
+            "plan": Value("string"),
+            "end_reason": Value("string"),
+            "error": Value("string"),
+            "exchanges": Value("int32"),
+            "prompt_tokens": Value("int64"),
+            "completion_tokens": Value("int64"),
+            "turns": List(
+                {
+                    "speaker": Value("string"),
+                    "text": Value("string"),
+                    "stage_direction": Value("string"),
+                    "raw": Value("string"),
+                    "emotional_caption": Value("string"),
+                    "image": Image(),
+                }
+            ),
+        }
+    )
+
+    JUDGEMENT_FEATURES = Features(
+        {
+            "run": Value("string"),
+            "judge": Value("string"),
+            "session_id": Value("string"),
+            "session": Value("int32"),
+            "instrument": Value("string"),
+            "item": Value("string"),
+            "dimension": Value("string"),
+            "score": Value("float64"),  # null: no answer could be read (never 0)
+            "prompt": Value("string"),
+            "raw": List(Value("string")),
+            "failure": Value("string"),
+            "expected": Value("float64"),  # the probability-weighted score, when asked for
+        }
+    )
+    return {name: value for name, value in locals().items() if name in _FEATURE_NAMES}
+
+
+def __getattr__(name: str):
+    """``from mirror_hf.schema import SFT_FEATURES`` imports ``datasets`` then, not when the module loads."""
+    if name in _FEATURE_NAMES:
+        globals().update(_features())
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

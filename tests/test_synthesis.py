@@ -513,7 +513,7 @@ def test_simulate_draw_faces_cli(dialogues, tiny_photomaker, tiny_encoder, tmp_p
     session = load_dataset(str(tmp_path / "sim"), split="train")[0]
     faces = [t["image"] for t in session["turns"] if t["speaker"] == "client"]
     assert faces and all(face.size == (40, 40) for face in faces)  # drawn, not the identity face
-    assert f"faces drawn live: {{'drawn': {len(faces)}}}" in capsys.readouterr().out
+    assert f"faces drawn live: drawn {len(faces)}\n" in capsys.readouterr().out  # a count, not a dict's repr
     described = [r for r in server.requests if "Client's Utterance ###" in r["body"]["messages"][0]["content"]]
     assert len(described) == len(faces) and all(r["body"]["model"] == "llama" for r in described)
 

@@ -16,6 +16,7 @@ from collections import Counter
 from dataclasses import dataclass, fields
 
 import datasets
+from tqdm.auto import tqdm
 
 from mirror_hf.data.records import Dialogue, Profile
 from mirror_hf.data.sft import sft_examples, to_trl_messages
@@ -63,14 +64,15 @@ class MirrorBuilder(datasets.GeneratorBasedBuilder):
     """Writes the rows of one MIRROR config. ``omitted`` counts SFT records left out, by reason.
 
     ``loaded``: the release already read by :func:`load_release` (a build of several configs reads it once).
+    ``progress``: a bar named after the config over the dialogues (or profiles) it reads.
     """
 
     BUILDER_CONFIG_CLASS = MirrorConfig
     BUILDER_CONFIGS = [MirrorConfig(name=name, description=DESCRIPTIONS[name]) for name in CONFIG_NAMES]
     DEFAULT_CONFIG_NAME = DIALOGUES
 
-    def __init__(self, *args, loaded: LoadedRelease | None = None, **kwargs):
-        self._loaded = loaded
+    def __init__(self, *args, loaded: LoadedRelease | None = None, progress: bool = False, **kwargs):
+        self._loaded, self._progress = loaded, progress
         kwargs.setdefault("dataset_name", "mirror")
         config_name = kwargs.get("config_name") or self.DEFAULT_CONFIG_NAME
         # Rows of `dialogues` carry ~10 turn faces: small batches keep memory flat and row groups ~100 images.
@@ -93,14 +95,17 @@ class MirrorBuilder(datasets.GeneratorBasedBuilder):
     def _generate_examples(self):
         release = self._loaded or load_release(self.config.sources)
         name = self.config.name
+        records = release.profiles if name == EVAL_PROFILES else release.dialogues
+        unit = "profile" if name == EVAL_PROFILES else "dialogue"
+        records = tqdm(records, desc=f"Writing {name}", unit=unit, disable=not self._progress)
         if name == DIALOGUES:
-            for dialogue in release.dialogues:
+            for dialogue in records:
                 yield dialogue.idx, dialogue_row(dialogue, release)
         elif name == EVAL_PROFILES:
-            for profile in release.profiles:
+            for profile in records:
                 yield profile.idx, profile_row(profile, release)
         else:
-            yield from sft_rows(release, SFT_VARIANTS[name], self.omitted)
+            yield from sft_rows(release, SFT_VARIANTS[name], self.omitted, records)
 
 
 def _image(data: bytes | None, path: str | None) -> dict | None:
@@ -131,9 +136,10 @@ def dialogue_row(dialogue: Dialogue, release: LoadedRelease) -> dict:
     return row
 
 
-def sft_rows(release: LoadedRelease, variant: str, omitted: Counter):
-    """(key, row) for every SFT record of ``variant``; records without any image are counted, never written."""
-    for dialogue in release.dialogues:
+def sft_rows(release: LoadedRelease, variant: str, omitted: Counter, dialogues=None):
+    """(key, row) for every SFT record of ``variant`` (of ``dialogues``, default all the release's); records
+    without any image are counted, never written."""
+    for dialogue in release.dialogues if dialogues is None else dialogues:
         identity = release.identity_bytes(dialogue)
         for example in sft_examples(dialogue, variant, omitted):
             path = dialogue.turns[example.image_turn].image_path

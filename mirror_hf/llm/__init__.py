@@ -15,6 +15,18 @@ from mirror_hf.llm.reask import Answer, ask_until_read
 from mirror_hf.llm.spec import load_backend, parse_spec
 from mirror_hf.llm.types import BackendError, ChatRequest, ChatResponse, TokenUsage
 
+
+async def check_reachable(*backends) -> None:
+    """Ping each distinct server among ``backends`` once (those with a ``ping``: HTTP back-ends); a MirrorError
+    names the first that cannot be reached. Local models have nothing to reach."""
+    seen = set()
+    for backend in backends:
+        backend = getattr(backend, "inner", backend)  # a metered wrapper
+        if hasattr(backend, "ping") and backend.id not in seen:
+            seen.add(backend.id)
+            await backend.ping()
+
+
 __all__ = [
     "Answer",
     "BackendError",
@@ -23,6 +35,7 @@ __all__ = [
     "ResponseCache",
     "TokenUsage",
     "ask_until_read",
+    "check_reachable",
     "image_to_data_url",
     "load_backend",
     "parse_spec",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+from mirror_hf.errors import MirrorError
 from mirror_hf.llm.cache import ResponseCache
 from mirror_hf.llm.retry import call_with_retries
 from mirror_hf.llm.types import BackendError, ChatRequest, ChatResponse, TokenUsage
@@ -92,6 +93,23 @@ class OpenAICompatBackend:
         """What the model is called in records and cache keys (never the API key)."""
         return f"{self.model}@{self.base_url}"
 
+    async def ping(self) -> None:
+        """Raise MirrorError when the server cannot be reached or refuses the key; any other answer (even a 404 from
+        a server without ``/models``) means it is there. One call, before a long run."""
+        try:
+            async with httpx.AsyncClient(timeout=min(self.timeout, 15.0), headers=self._headers) as client:
+                answer = await client.get(f"{self.base_url}/models")
+        except httpx.TransportError as err:
+            raise MirrorError(
+                f"cannot reach the model server {self.base_url} ({type(err).__name__}: {err or 'no answer'})",
+                fix=f"start the server for {self.model}, or check the URL in the model spec",
+            ) from None
+        if answer.status_code in (401, 403):
+            raise MirrorError(
+                f"the model server {self.base_url} refused the API key (HTTP {answer.status_code})",
+                fix="check OPENAI_API_KEY",
+            )
+
     def _for_loop(self):
         loop = asyncio.get_running_loop()
         if loop not in self._loops:
@@ -137,9 +155,9 @@ class OpenAICompatBackend:
                 on_retry=count_retry,
             )
             choice = out["choices"][0]
-        except BackendError:
+        except BackendError as err:  # say which server: a run may talk to several
             self.usage.failures += 1
-            raise
+            raise BackendError(f"{self.id}: {err}", status=err.status, attempts=err.attempts) from err
         except (KeyError, IndexError, TypeError) as err:
             self.usage.failures += 1
             raise BackendError(f"not a chat completion from {self.base_url}: {str(out)[:200]}") from err

@@ -22,6 +22,8 @@ from pathlib import Path
 from datasets.utils.tqdm import tqdm
 
 from mirror_hf.journal import append_record, read_records, trim_torn_tail
+from mirror_hf.llm import check_reachable
+from mirror_hf.progress import datasets_bars
 from mirror_hf.schema import (
     FAILURE_REASONS,
     RUN_REPORT_FILE,
@@ -98,6 +100,8 @@ async def run_sessions(
     faces = faces or IdentityFaces()
     done = {r["session_id"] for r in read_sessions(out) if r["end_reason"] != RETRIED}
     todo = [p for p in profiles if p["idx"] not in done]
+    if todo:  # one look at each server before hundreds of sessions fail on it
+        await check_reachable(therapist.backend, client.backend, getattr(faces, "backend", None))
     semaphore = asyncio.Semaphore(concurrency)
     write_lock = asyncio.Lock()
     stats = Counter()
@@ -146,8 +150,9 @@ def write_sessions_dataset(out_dir: str | Path) -> dict:
         rows.append({**record, "turns": turns})
     shard = out / SESSIONS_SHARD
     shard.parent.mkdir(parents=True, exist_ok=True)
-    dataset = Dataset.from_list(rows, features=SESSION_FEATURES)
-    dataset.to_parquet(str(shard))
+    with datasets_bars(enabled=False):
+        dataset = Dataset.from_list(rows, features=SESSION_FEATURES)
+        dataset.to_parquet(str(shard))
     size = dataset.data.nbytes
     info = DatasetInfo(
         features=SESSION_FEATURES,

@@ -31,25 +31,9 @@ from mirror_hf.errors import MirrorError
 from mirror_hf.journal import append_record, read_records, trim_torn_tail
 from mirror_hf.synthesis.checks import default_device
 from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
+from mirror_hf.synthesis.settings import PhotoMakerSettings
 
 FACES_FILE = "faces.jsonl"  # one line per turn drawn or rejected: attempts, seed, check scores
-
-
-@dataclass(frozen=True)
-class PhotoMakerSettings:
-    base_model: str = "SG161222/RealVisXL_V3.0"
-    adapter: str = "TencentARC/PhotoMaker"  # a Hub repo or a folder holding weight_name
-    weight_name: str = "photomaker-v1.bin"
-    trigger_word: str = "img"
-    steps: int = 50
-    style_strength: float = 0.2  # share of the steps drawn from the text alone before the identity merges in
-    generation_size: int = 1024  # SDXL's native size; the face is then resized
-    size: int = 336  # LLaVA-1.5's input size: what the authors stored
-    seed: int = 19  # the authors' seed
-
-    @property
-    def start_merge_step(self) -> int:
-        return int(self.style_strength * self.steps)
 
 
 def load_photomaker(settings: PhotoMakerSettings = PhotoMakerSettings(), device: str | None = None, dtype=None):

@@ -44,7 +44,7 @@ import json
 import math
 import re
 from collections import Counter
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
@@ -53,12 +53,10 @@ from mirror_hf.judges.stats import valid_mean
 from mirror_hf.schema import FILTER_REPORT_FILE
 from mirror_hf.synthesis.canary import UNSAFE_LABELS
 from mirror_hf.synthesis.faces import FACES_FILE
+from mirror_hf.synthesis.settings import FILTERS, REJECTED_BEFORE, RULE_FILTERS, FilterRules
 
 FILTERS_FILE = "filters.jsonl"
-REJECTED_BEFORE = "rejected by an earlier filter"  # why a later filter did not judge a dialogue: nothing left to do
 FILTER_MARKDOWN_FILE = "filter_report.md"
-FILTERS = ("basic", "pos_repetition", "copy_paste", "canary", "wai", "faces")
-RULE_FILTERS = ("basic", "pos_repetition", "copy_paste")  # no model server needed (pos needs a spaCy model)
 
 # Paper §3.4, share rejected by each filter (%). Basic and POS repetition are reported together.
 PAPER_REJECTED_PERCENT = {
@@ -78,36 +76,6 @@ _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 _FILLERS = {"um", "uh", "huh", "hmm", "hm", "mm", "mhm", "er", "ah", "oh", "okay", "ok", "so", "well"}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
-
-
-@dataclass(frozen=True)
-class FilterRules:
-    """The thresholds of the rule filters and of WAI; the defaults are the authors' (see the module docstring)."""
-
-    min_turns: float = 4  # turns as the release counts them: len(utterances) / 2
-    max_turns: float = 20
-    max_words: int = 100
-    min_distinct_share: float = 0.5
-    max_pos_run: int = 3
-    copy_paste_fields: tuple[str, ...] = (
-        "personal_info",
-        "distorted_thought",
-        "reason_for_seeking_counseling",
-        "cbt_plan",
-    )
-    copy_paste_min_words: int = 4
-    canary_speakers: tuple[str, ...] = ("therapist",)
-    wai_threshold: float = 0.3  # on (mean - 1) / 4
-
-    def settings(self, name: str) -> dict:
-        """The rules a filter's result depends on (a result found under other settings is found again)."""
-        fields = {
-            "basic": ("min_turns", "max_turns", "max_words", "min_distinct_share"),
-            "pos_repetition": ("max_pos_run",),
-            "copy_paste": ("copy_paste_fields", "copy_paste_min_words"),
-            "canary": ("canary_speakers",),
-        }.get(name, ())
-        return {f: getattr(self, f) for f in fields}
 
 
 def words(text: str | None) -> list[str]:

@@ -34,11 +34,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from mirror_hf.data.sources import read_rejected
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import read_records
 from mirror_hf.schema import DIALOGUES, FILTER_REPORT_FILE, SCREENPLAYS_REPORT_FILE
-from mirror_hf.synthesis.filters import REJECTED_BEFORE, RULE_FILTERS
+from mirror_hf.synthesis.settings import REJECTED_BEFORE, RULE_FILTERS
 
 PIPELINE_REPORT_FILE = "pipeline_report.json"
 STAGES = ("screenplays", "dialogues", "prefilter", "expressions", "faces", "filter", "build")
@@ -232,6 +231,8 @@ def left_undone(stage: Stage) -> str | None:
         records = read_records(stage.folder / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
         rejected = {}  # a turn of a dialogue the filters reject now is not retried: nothing is left for it
         if "--filters" in stage.argv:
+            from mirror_hf.data.sources import read_rejected  # imports datasets: here, not when the CLI starts
+
             rejected = read_rejected(stage.argv[stage.argv.index("--filters") + 1])
         failed = sum(1 for r in records if r.get("failure") and r["idx"] not in rejected)
         return f"{failed} client turns could not be described (see expressions.jsonl)" if failed else None

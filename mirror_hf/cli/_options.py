@@ -1,0 +1,131 @@
+"""Option groups several commands share: how a command calls its models, PhotoMaker's settings, the face checks.
+Each ``add_*`` registers the options; the function after it turns the parsed options into library objects."""
+
+from __future__ import annotations
+
+from mirror_hf.errors import MirrorError
+
+FACE_CHECKS = ("clip", "nsfw", "identity", "gender", "age")  # mirror_hf.synthesis.checks
+MODEL_SPECS = "model specs: openai:MODEL (key from OPENAI_API_KEY), MODEL@http://HOST:PORT/v1, local:PATH_OR_HUB_ID"
+
+
+def add_backend_arguments(parser, *, at_once: str) -> None:
+    """How a command calls its model servers: concurrency, timeout, retries, the response cache."""
+    parser.add_argument("--concurrency", type=int, default=8, metavar="N", help=f"{at_once} at once")
+    parser.add_argument("--timeout", type=float, default=120.0, metavar="S", help="seconds one call may take")
+    parser.add_argument(
+        "--retries", type=int, default=4, metavar="N", help="retries of a call that failed (429, 5xx, network)"
+    )
+    parser.add_argument("--cache-dir", metavar="DIR", help="response cache (default: mirror-hf's cache folder)")
+
+
+def add_reask_argument(parser, *, what: str = "") -> None:
+    what = f" {what}" if what else ""
+    parser.add_argument("--reasks", type=int, default=3, metavar="N", help=f"re-asks of an unreadable{what} answer")
+
+
+def backend_options(args) -> dict:
+    """``load_backend`` options from :func:`add_backend_arguments`'s."""
+    from mirror_hf.paths import llm_cache_dir
+
+    if args.retries < 0 or args.timeout <= 0 or args.concurrency < 1:
+        raise MirrorError(
+            f"--concurrency {args.concurrency}, --timeout {args.timeout}, --retries {args.retries}",
+            fix="use a concurrency of 1 or more, a timeout above 0 and 0 or more retries",
+        )
+    return {
+        "max_concurrency": args.concurrency,
+        "cache_dir": args.cache_dir or llm_cache_dir(),
+        "timeout": args.timeout,
+        "max_attempts": args.retries + 1,
+    }
+
+
+def add_photomaker_arguments(parser) -> None:
+    """PhotoMaker's settings, for `synthesize faces` and `simulate --draw-faces`."""
+    from mirror_hf.synthesis.settings import PhotoMakerSettings
+
+    defaults = PhotoMakerSettings()
+    parser.add_argument("--base-model", default=defaults.base_model, metavar="MODEL", help="SDXL base model")
+    parser.add_argument("--adapter", default=defaults.adapter, metavar="REPO_OR_DIR", help="PhotoMaker's adapter")
+    parser.add_argument("--weight-name", default=defaults.weight_name, metavar="FILE", help="the adapter's file")
+    parser.add_argument("--steps", type=int, default=defaults.steps, metavar="N", help="DDIM steps")
+    parser.add_argument(
+        "--generation-size", type=int, default=defaults.generation_size, metavar="PX", help="SDXL's image size"
+    )
+    parser.add_argument("--face-size", type=int, default=defaults.size, metavar="PX", help="the stored face's size")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
+    parser.add_argument("--tries", type=int, default=10, metavar="N", help="draws per turn until the checks pass")
+
+
+def face_settings(args):
+    from mirror_hf.synthesis.settings import PhotoMakerSettings
+
+    return PhotoMakerSettings(
+        base_model=args.base_model,
+        adapter=args.adapter,
+        weight_name=args.weight_name,
+        steps=args.steps,
+        generation_size=args.generation_size,
+        size=args.face_size,
+        seed=args.seed,
+    )
+
+
+def add_check_arguments(parser, *, checks: tuple[str, ...], identity_threshold: float, flag: str = "--checks"):
+    """The face checks (:mod:`mirror_hf.synthesis.checks`) and where they run, for `synthesize faces` and `filter`
+    and `simulate --draw-faces`."""
+    default = ",".join(checks) or "none"
+    parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
+    parser.add_argument(
+        flag,
+        dest="checks",
+        default=default,
+        metavar="A,B",
+        help=f"face checks, comma-separated, of {','.join(FACE_CHECKS)} (default {default}); 'none' for none",
+    )
+    parser.add_argument(
+        "--clip-model", default="openai/clip-vit-base-patch32", metavar="MODEL", help="the authors' CLIP ViT-B/32"
+    )
+    parser.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity")
+    parser.add_argument(
+        "--nsfw-model", default="Falconsai/nsfw_image_detection", metavar="MODEL", help="the authors' NSFW detector"
+    )
+    parser.add_argument(
+        "--identity-model", default="ArcFace", metavar="NAME", help="DeepFace model (paper ArcFace; code VGG-Face)"
+    )
+    parser.add_argument("--identity-threshold", type=float, default=identity_threshold, help="least similarity")
+    parser.add_argument("--max-age-gap", type=float, default=10.0, metavar="YEARS", help="most years between the ages")
+    parser.add_argument("--face-detector", default="opencv", metavar="NAME", help="DeepFace detector; 'skip' for none")
+
+
+def face_checks(args) -> list:
+    from mirror_hf.synthesis.checks import ClipCheck, DeepFaceChecks, NsfwCheck
+
+    names = [c.strip() for c in args.checks.split(",") if c.strip() and c.strip() != "none"]
+    if set(names) - set(FACE_CHECKS):
+        raise MirrorError(f"unknown check(s) {sorted(set(names) - set(FACE_CHECKS))}", fix=f"use {FACE_CHECKS}")
+    checks = []
+    if "clip" in names:
+        checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
+    if "nsfw" in names:
+        checks.append(NsfwCheck(args.nsfw_model, device=args.device))
+    if {"identity", "gender", "age"} & set(names):
+        deepface = DeepFaceChecks(args.identity_model, args.identity_threshold, args.max_age_gap, args.face_detector)
+        checks += [check for check in deepface.checks() if check.name in names]
+    return checks
+
+
+def comma_list(text: str) -> list[str]:
+    """``"a, b,,c"`` -> ``["a", "b", "c"]``."""
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def plural(n: int, word: str) -> str:
+    """``1 session``, ``2 sessions``."""
+    return f"{n} {word}" + ("" if n == 1 else "s")
+
+
+def counts(mapping: dict) -> str:
+    """``{"a": 1, "b": 2}`` -> ``a 1, b 2`` (``none`` when empty): a count a person reads, not a Python repr."""
+    return ", ".join(f"{key} {value}" for key, value in mapping.items()) or "none"
