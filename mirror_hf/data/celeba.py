@@ -28,6 +28,15 @@ ATTRIBUTE_FILE = "list_attr_celeba.txt"
 DOWNLOAD_HINT = "download CelebA (aligned & cropped images + annotations) from its official page"
 
 
+def link_kind(link: str | int, kind: str = "auto") -> str:
+    """``image`` or ``identity``: what a "CelebA idx" names (``auto``: a ``.jpg`` name or a 6-digit number is an
+    image, any other number an identity)."""
+    text = str(link).strip()
+    if kind != "auto":
+        return kind
+    return "image" if text.endswith(".jpg") or (text.isdigit() and len(text) == 6) else "identity"
+
+
 class CelebA:
     def __init__(self, root: str | Path):
         self.root = Path(root).expanduser()
@@ -44,11 +53,25 @@ class CelebA:
             except zipfile.BadZipFile as err:
                 raise MirrorError(f"not a zip file: {err}", file=str(self.root / IMAGE_ZIP), fix=DOWNLOAD_HINT) from err
             self._zip_members = {Path(info.filename).name: info for info in self._zip.infolist() if not info.is_dir()}
+        elif self.root.name == IMAGE_DIR or (self.root.parent / IDENTITY_FILE).is_file():
+            raise MirrorError(
+                f"CelebA folder {str(self.root)!r} is one level too deep: it is the image folder, not CelebA's root",
+                fix=f"give its parent, {str(self.root.parent)!r} (the folder holding {IMAGE_DIR}/ and {IDENTITY_FILE})",
+            )
         else:
             raise MirrorError(
                 f"CelebA folder {str(self.root)!r} has neither {IMAGE_DIR}/ nor {IMAGE_ZIP}", fix=DOWNLOAD_HINT
             )
         self._bytes: dict[str, bytes] = {}
+
+    def require(self, *names: str) -> None:
+        """Raise at once when one of the annotation files ``names`` is missing (a build needs them later on)."""
+        missing = [name for name in names if not (self.root / name).is_file()]
+        if missing:
+            raise MirrorError(
+                f"CelebA folder {str(self.root)!r} lacks {' and '.join(missing)}, which this build needs",
+                fix=f"{DOWNLOAD_HINT} (the annotation files sit beside {IMAGE_DIR}/)",
+            )
 
     def _text_file(self, name: str) -> Path:
         path = self.root / name
@@ -114,8 +137,7 @@ class CelebA:
         identity (CelebA has 10,177 identities and 202,599 images, so only padding tells them apart).
         """
         text = str(link).strip()
-        if kind == "auto":
-            kind = "image" if text.endswith(".jpg") or (text.isdigit() and len(text) == 6) else "identity"
+        kind = link_kind(text, kind)
         if kind == "image":
             name = f"{int(text.rsplit('.', 1)[0]):06d}.jpg" if text.rsplit(".", 1)[0].isdigit() else text
             return name, self.identities.get(name) if (self.root / IDENTITY_FILE).is_file() else None

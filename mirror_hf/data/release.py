@@ -70,26 +70,32 @@ _MISSING = {"", "nan", "none", "null"}
 
 def resolve_release(spec: str | Path, revision: str | None = None) -> Path:
     """A local folder or file, or a Hub dataset id (downloaded with huggingface_hub at ``revision``)."""
+    from mirror_hf.data.built import looks_local
+
     path = Path(spec).expanduser()
     if path.exists():
         return path
-    if re.fullmatch(r"[\w.-]+/[\w.-]+", str(spec)):
-        from huggingface_hub import snapshot_download
+    expected = f"the folder holding {TRAIN_FILES[0]} and {TEST_FILES[0]}, or a Hub id such as {HUB_REPO}"
+    if looks_local(str(spec)):
+        raise MirrorError(
+            f"the local folder {str(spec)!r} does not exist: the release is neither an existing file or folder nor a "
+            "Hub dataset id (org/name)",
+            fix=f"give {expected}",
+        )
+    from huggingface_hub import snapshot_download
 
-        try:
-            local = snapshot_download(
-                str(spec), repo_type="dataset", revision=revision, allow_patterns=["*.csv", "*.json", "README.md"]
-            )
-        except Exception as err:  # offline, gated, unknown repo: all need the same advice
-            raise MirrorError(
-                f"could not download the Hub dataset {spec!r} (revision {revision or 'main'}): {err}",
-                fix="check the id and your network / HF_TOKEN, or pass a local folder with the release files",
-            ) from err
-        return Path(local)
-    raise MirrorError(
-        f"release {str(spec)!r} is neither an existing file or folder nor a Hub dataset id (org/name)",
-        fix=f"pass the folder holding {TRAIN_FILES[0]} and {TEST_FILES[0]}, or a Hub id such as {HUB_REPO}",
-    )
+    try:
+        local = snapshot_download(
+            str(spec), repo_type="dataset", revision=revision, allow_patterns=["*.csv", "*.json", "README.md"]
+        )
+    except Exception as err:  # offline, gated, unknown repo: all need the same advice
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise MirrorError(
+            f"there is no local folder {str(spec)!r}, and could not download the Hub dataset {spec} "
+            f"(revision {revision or 'main'}): {reason}",
+            fix=f"check the path, or the id and your network / HF_TOKEN; give {expected}",
+        ) from err
+    return Path(local)
 
 
 def find_release_file(folder: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -112,6 +118,7 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
     if path.stat().st_size == 0:
         raise MirrorError("the file is empty", file=str(path), fix="download it again")
     if path.suffix.lower() == ".csv":
+        _check_complete(path)
         csv.field_size_limit(sys.maxsize)
         with path.open(encoding="utf-8-sig", newline="") as f:
             reader = csv.DictReader(f)
@@ -137,8 +144,25 @@ def read_table(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
         rows = data
         columns = list(dict.fromkeys(c for r in rows for c in r))
     if not rows:
-        raise MirrorError("the file has a header but no rows", file=str(path))
+        raise MirrorError(
+            "the file has a header but no rows", file=str(path), fix="download it again, or give the file with rows"
+        )
     return columns, rows
+
+
+def _check_complete(path: Path) -> None:
+    """A CSV whose double quotes do not pair ends inside a quoted field: cut short (csv would read it quietly,
+    the last field swallowing the rest). A quoted field opens and closes with a quote and doubles those inside."""
+    quotes = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 24):
+            quotes += chunk.count(b'"')
+    if quotes % 2:
+        raise MirrorError(
+            "the file ends inside a quoted field: it looks truncated (a download cut short?)",
+            file=str(path),
+            fix="download it again",
+        )
 
 
 def map_columns(path: Path, columns: list[str], required: tuple[str, ...], one_of: tuple[str, ...] = ()) -> dict:

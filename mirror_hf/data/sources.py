@@ -26,7 +26,7 @@ from PIL import Image, UnidentifiedImageError
 
 from mirror_hf import __version__
 from mirror_hf.data.cactus import CactusIndex, infer_technique
-from mirror_hf.data.celeba import ATTRIBUTE_FILE, IDENTITY_FILE, IMAGE_DIR, IMAGE_ZIP, CelebA
+from mirror_hf.data.celeba import ATTRIBUTE_FILE, IDENTITY_FILE, IMAGE_DIR, IMAGE_ZIP, CelebA, link_kind
 from mirror_hf.data.records import Dialogue, Profile
 from mirror_hf.data.release import (
     TEST_FILES,
@@ -151,6 +151,8 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
         dialogues = _drop_filtered(dialogues, read_rejected(sources.filters), stats)
     profiles = read_profiles(test_file, on_row_error) if test_file else []
     celeba = CelebA(sources.celeba_dir) if sources.celeba_dir else None
+    if celeba is not None:  # say now what a missing annotation file would stop later, row by row
+        celeba.require(*_annotations_needed(dialogues + profiles, sources.celeba_link_kind))
     cactus = CactusIndex(sources.cactus) if sources.cactus else None
     turn_index = index_turn_images(sources.turn_images) if sources.turn_images else {}
 
@@ -180,6 +182,21 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
     stats["turn_image_folders_without_dialogue"] = len(turn_index)
     files = {"train": str(train_file) if train_file else None, "test": str(test_file) if test_file else None}
     return LoadedRelease(kept_dialogues, kept_profiles, celeba, files, skipped, stats)
+
+
+def _annotations_needed(rows: list, link_kind_of: str) -> list[str]:
+    """The CelebA annotation files that linking ``rows`` (record, link) will read (see :func:`_link_celeba`)."""
+    needed = []
+    for record, link in rows:
+        if record.celeba_image is None and link is not None:
+            identity = link_kind(link, link_kind_of) == "identity"
+        else:  # an image without its identity is looked up; an identity without image needs its first image
+            identity = (record.celeba_image is None) != (record.celeba_identity is None)
+        if identity and IDENTITY_FILE not in needed:
+            needed.append(IDENTITY_FILE)
+        if record.gender is None and ATTRIBUTE_FILE not in needed:
+            needed.append(ATTRIBUTE_FILE)
+    return needed
 
 
 def _filter_report_path(path: str) -> Path:

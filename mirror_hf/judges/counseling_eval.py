@@ -15,17 +15,15 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
+from mirror_hf.upstream import Upstream
 
 UPSTREAM_REPO = "coding-groot/cactus"
 UPSTREAM_COMMIT = "da8cafc3d7dacbbf6073bc52a92dc09e46a398a3"
-RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/prompts/{file}"
 JUDGE_SAMPLING = {"temperature": 0.0, "top_p": 1.0, "max_tokens": 256}
 SCORES = range(0, 7)
 
@@ -74,6 +72,9 @@ CRITERIA: tuple[Criterion, ...] = (
     ),
 )
 
+# CACTUS at the pinned commit: the rubrics are read from there (GPL-2.0 text, never carried here).
+CACTUS = Upstream(UPSTREAM_REPO, UPSTREAM_COMMIT, {f"prompts/{c.file}": c.sha256 for c in CRITERIA})
+
 # "score, explanation"; a leading "Score:" label is tolerated (upstream's int(text.split(",")[0]) would fail on it).
 _SCORE = re.compile(r"^\s*(?:\**\s*score\s*\**\s*[:=]\s*)?\**\s*(\d+(?:\.\d+)?)\s*\**\s*(?:,|$|\s|\.)", re.I)
 
@@ -93,9 +94,9 @@ def parse_counseling_score(text: str) -> int | None:
     return found[0] if found else None
 
 
-def load_rubrics(prompts_dir: str | Path | None = None, cache_dir: str | Path | None = None) -> dict[str, str]:
-    """criterion name -> template. From ``prompts_dir`` as given, else from the pinned upstream (SHA-256 checked,
-    cached under ``cache_dir``)."""
+def load_rubrics(prompts_dir: str | Path | None = None) -> dict[str, str]:
+    """criterion name -> template. From ``prompts_dir`` as given (a folder of the rubric files), else from CACTUS at
+    the pinned commit (SHA-256 checked, fetched once into mirror-hf's cache)."""
     out = {}
     for criterion in CRITERIA:
         if prompts_dir is not None:
@@ -108,37 +109,11 @@ def load_rubrics(prompts_dir: str | Path | None = None, cache_dir: str | Path | 
                 )
             text = path.read_text(encoding="utf-8")
         else:
-            text = _fetch(criterion, Path(cache_dir) if cache_dir else _default_cache())
+            text = CACTUS.read(f"prompts/{criterion.file}")
         if "{conversation}" not in text:
             raise MirrorError("the rubric has no {conversation} placeholder", file=criterion.file)
         out[criterion.name] = text
     return out
-
-
-def _default_cache() -> Path:
-    from mirror_hf.paths import cache_dir
-
-    return cache_dir() / "rubrics" / "cactus" / UPSTREAM_COMMIT
-
-
-def _fetch(criterion: Criterion, cache: Path) -> str:
-    path = cache / criterion.file
-    if path.is_file() and hashlib.sha256(path.read_bytes()).hexdigest() == criterion.sha256:
-        return path.read_text(encoding="utf-8")
-    url = RAW_URL.format(repo=UPSTREAM_REPO, commit=UPSTREAM_COMMIT, file=criterion.file)
-    try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            data = response.read()
-    except OSError as err:
-        raise MirrorError(
-            f"cannot fetch {url}: {err}", fix="pass prompts_dir= with a local copy of the rubrics"
-        ) from err
-    digest = hashlib.sha256(data).hexdigest()
-    if digest != criterion.sha256:
-        raise MirrorError(f"{criterion.file} has SHA-256 {digest}, expected {criterion.sha256}", fix="check the source")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(data)
-    return data.decode("utf-8")
 
 
 def render_counseling_prompt(template: str, transcript: str) -> str:

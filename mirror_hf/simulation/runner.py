@@ -96,12 +96,12 @@ async def run_sessions(
 ) -> dict:
     """Play every profile's session not yet in ``out_dir``; returns the run report (also written as JSON)."""
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     faces = faces or IdentityFaces()
-    done = {r["session_id"] for r in read_sessions(out) if r["end_reason"] != RETRIED}
+    done = {r["session_id"] for r in read_sessions(out) if r["end_reason"] != RETRIED} if out.is_dir() else set()
     todo = [p for p in profiles if p["idx"] not in done]
-    if todo:  # one look at each server before hundreds of sessions fail on it
+    if todo:  # one look at each server before hundreds of sessions fail on it (and before anything is written)
         await check_reachable(therapist.backend, client.backend, getattr(faces, "backend", None))
+    out.mkdir(parents=True, exist_ok=True)
     semaphore = asyncio.Semaphore(concurrency)
     write_lock = asyncio.Lock()
     stats = Counter()
