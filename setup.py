@@ -1,9 +1,11 @@
-"""Everything is in pyproject.toml; this only ships ``mirror_hf_evaluate.pth`` into site-packages, which makes a
-bare ``evaluate.load("wai_alliance")`` work (see mirror_hf/metrics/__init__.py)."""
+"""Everything else is in pyproject.toml. This ships ``mirror_hf_evaluate.pth`` into site-packages, which makes a
+bare ``evaluate.load("wai_alliance")`` work (see mirror_hf/metrics/__init__.py), and maps the top-level card
+template folders ``dataset_card/`` and ``model_card/`` into the package as ``mirror_hf.dataset_card`` and
+``mirror_hf.model_card``."""
 
 from pathlib import Path
 
-from setuptools import setup
+from setuptools import find_namespace_packages, setup
 from setuptools.command.build_py import build_py
 from setuptools.command.editable_wheel import editable_wheel
 
@@ -31,4 +33,10 @@ class EditableWheelWithPth(editable_wheel):
         return wheel_path
 
 
-setup(cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth})
+CARD_FOLDERS = {"mirror_hf.dataset_card": "dataset_card", "mirror_hf.model_card": "model_card"}
+
+setup(
+    packages=[*find_namespace_packages(include=["mirror_hf*"]), *CARD_FOLDERS],  # as pyproject's find did
+    package_dir=CARD_FOLDERS,
+    cmdclass={"build_py": BuildPyWithPth, "editable_wheel": EditableWheelWithPth},
+)

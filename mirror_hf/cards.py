@@ -1,4 +1,5 @@
-"""Render Hub cards from the templates in ``mirror_hf/templates`` with huggingface_hub's card classes.
+"""Render Hub cards from the templates in ``dataset_card/`` and ``model_card/`` (installed as
+``mirror_hf.dataset_card`` and ``mirror_hf.model_card``) with huggingface_hub's card classes.
 
 Example:
     >>> from mirror_hf.cards import dataset_card_data
@@ -29,8 +30,14 @@ from mirror_hf.schema import (
 )
 
 
-def _template(name: str) -> str:
-    return (resources.files("mirror_hf") / "templates" / name).read_text(encoding="utf-8")
+def _template(folder: str, name: str) -> str:
+    """A card template: from the installed package ``mirror_hf.{folder}``, or from a source checkout, where the
+    folder sits beside ``mirror_hf/`` (the wheel maps it into the package)."""
+    try:
+        root = resources.files(f"mirror_hf.{folder}")
+    except ModuleNotFoundError:
+        root = Path(__file__).resolve().parents[1] / folder
+    return (root / name).read_text(encoding="utf-8")
 
 
 def size_category(rows: int) -> str:
@@ -93,7 +100,7 @@ def render_dataset_card(
     data_key = report["fingerprint"] + (" without faces" if images_removed else "")
     card = DatasetCard.from_template(
         dataset_card_data(infos, data_key),
-        template_str=_template("dataset_card.md"),
+        template_str=_template("dataset_card", "dataset.md"),
         configs={name: report["configs"][name] for name in infos},
         descriptions=DESCRIPTIONS,
         report=report,
@@ -159,7 +166,7 @@ def render_model_card(
     )
     card = ModelCard.from_template(
         data,
-        template_str=_template("model_card.md"),
+        template_str=_template("model_card", "adapter.md"),
         model_name=model_name,
         repo_id=repo_id,
         base_model=base_model,
@@ -213,7 +220,7 @@ def merged_model_card(adapter_card: str | Path, model_path: str) -> ModelCard:
     card = ModelCard.load(adapter_card)
     card.data.library_name = "transformers"
     card.data.tags = [t for t in card.data.tags or [] if t != "lora"] + ["merged"]
-    use = _template("merged_use.md").replace("{{ repo_id }}", model_path)
+    use = _template("model_card", "merged_use.md").replace("{{ repo_id }}", model_path)
     card.text = _USE.sub(lambda _: use.rstrip() + "\n\n", card.text, count=1)
     return card
 
@@ -264,7 +271,7 @@ def render_release_card(report: dict, load_path: str | None = None) -> str:
         ],
     )
     card = DatasetCard.from_template(
-        data, template_str=_template("release_card.md"), report=report, load_path=load_path
+        data, template_str=_template("dataset_card", "release.md"), report=report, load_path=load_path
     )
     return str(card)
 
@@ -299,7 +306,7 @@ def render_sessions_card(
         datasets.info.DatasetInfosDict({SESSIONS_CONFIG: info}).to_dataset_card_data(data)
     card = DatasetCard.from_template(
         data,
-        template_str=_template("sessions_card.md"),
+        template_str=_template("dataset_card", "sessions.md"),
         report=report,
         load_path=load_path,
         images_removed=images_removed,
@@ -329,7 +336,7 @@ def render_evaluation_card(report_markdown: str, report: dict, load_path: str | 
     body = report_markdown.split("\n", 1)[1] if report_markdown.startswith("# ") else report_markdown
     card = DatasetCard.from_template(
         data,
-        template_str=_template("evaluation_card.md"),
+        template_str=_template("dataset_card", "evaluation.md"),
         runs=list(report.get("therapists", {})),
         load_path=load_path,
         report_markdown=body.strip(),
