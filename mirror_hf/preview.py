@@ -19,6 +19,7 @@ from mirror_hf.data.built import open_built
 from mirror_hf.errors import MirrorError
 from mirror_hf.llm.images import image_to_data_url
 from mirror_hf.outputs import claim_output_file
+from mirror_hf.progress import datasets_bars
 from mirror_hf.schema import DIALOGUES
 
 GENERATOR = '<meta name="generator" content="mirror-hf preview">'  # how a page of ours is told from another file
@@ -49,7 +50,8 @@ def render_preview(dataset: str | Path, idx: str | None = None, index: int = 0) 
         index = matches[0]
     if not 0 <= index < len(ds):
         raise MirrorError(f"index {index} is out of range: the dataset has {len(ds)} dialogues")
-    row = _undecoded(ds.select([index]))[0]
+    with datasets_bars(enabled=False):  # a one-row cast: its bar says nothing
+        row = _undecoded(ds.select([index]))[0]
     turns = [{**turn, "src": _data_uri(turn["image"])} for turn in row["turns"]]
     env = jinja2.Environment(autoescape=True)
     template = env.from_string((resources.files("mirror_hf") / "templates" / "preview.html").read_text("utf-8"))
