@@ -50,6 +50,7 @@ def main() -> None:
     from PIL import Image
 
     from mirror_hf.llm import load_backend
+    from mirror_hf.protocol import CORRECTED
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.runner import run_sessions
     from mirror_hf.therapist import MirrorTherapist
@@ -81,8 +82,9 @@ def main() -> None:
             for i in range(n)
         ]
         options = {"max_concurrency": concurrency * 2}  # the runner bounds sessions; the back-end never queues
-        therapist = MirrorTherapist(load_backend(f"mirror@{url}", **options), variant="planning_ec")
-        client = ResistantClient(load_backend(f"client@{url}", **options))
+        # the corrected protocol: the paper's prompts ship with mirror-hf, so the benchmark needs no authors' files
+        therapist = MirrorTherapist(load_backend(f"mirror@{url}", **options), "planning_ec", protocol=CORRECTED)
+        client = ResistantClient(load_backend(f"client@{url}", **options), protocol=CORRECTED)
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             report = asyncio.run(run_sessions(profiles, therapist, client, out, concurrency=concurrency))

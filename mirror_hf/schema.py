@@ -101,7 +101,7 @@ RECIPE_FILE = "mirror_recipe.yaml"
 
 
 # Session ends that are failures, not outcomes: such sessions are not judged.
-FAILURE_REASONS = ("malformed_client", "backend_error")
+FAILURE_REASONS = ("malformed_client", "malformed_therapist", "upstream_error", "backend_error")
 # `mirror-hf evaluate --out DIR`: report.json + report.md + figures, and one JSONL row per judgement under
 # judgements/ (one file per run, instrument and judge), loadable as the "judgements" config.
 EVAL_REPORT_FILE = "report.json"
@@ -210,6 +210,7 @@ def _features() -> dict:
                     "stage_direction": Value("string"),
                     "raw": Value("string"),
                     "emotional_caption": Value("string"),
+                    "plan": Value("string"),
                     "image": Image(),
                 }
             ),

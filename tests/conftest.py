@@ -13,6 +13,8 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_DATASETS_OFFLINE"] = "1"
 os.environ["HF_HOME"] = str(_RUN_CACHE / "hf")
 os.environ["MIRROR_HF_CACHE"] = str(_RUN_CACHE / "mirror_hf")
+os.environ["MIRROR_HF_GITHUB_RAW"] = "http://127.0.0.1:9"  # never GitHub: tests write the authors' files themselves
+os.environ.pop("MIRROR_HF_UPSTREAM", None)
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -31,6 +33,30 @@ def celeba_dir(tmp_path_factory) -> Path:
 def release_dir(tmp_path) -> Path:
     """A release folder in the authors' code-produced format, with dialogues written for the tests."""
     return write_release(tmp_path / "release", DIALOGUES, PROFILES)
+
+
+@pytest.fixture
+def server_factory():
+    """Loopback OpenAI-compatible servers (tests/loopback.py), closed after the test."""
+    from loopback import ScriptedServer
+
+    servers = []
+
+    def make(*args, **kwargs):
+        servers.append(ScriptedServer(*args, **kwargs))
+        return servers[-1]
+
+    yield make
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def upstream(tmp_path_factory):
+    """A stand-in for the authors' repository, written for the tests, and an Upstream that reads it (digest-checked)."""
+    from upstream_writer import write_upstream
+
+    return write_upstream(tmp_path_factory.mktemp("upstream"))
 
 
 @pytest.fixture(scope="session")

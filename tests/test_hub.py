@@ -23,6 +23,7 @@ from test_simulation import ScriptedBackend, therapist_answers
 from mirror_hf.cli import main
 from mirror_hf.errors import MirrorError
 from mirror_hf.hub import find_images, folder_kind, push, write_without_images
+from mirror_hf.protocol import CORRECTED
 
 IMAGE_COLUMNS = {"dialogues": "identity_image", "eval_profiles": "identity_image"}
 
@@ -182,8 +183,10 @@ def test_sessions_pushed_pulled_and_judged_from_the_hub(hub, tmp_path):
     from mirror_hf.therapist import MirrorTherapist
 
     run = tmp_path / "run"
-    therapist = MirrorTherapist(ScriptedBackend("therapist", therapist_answers), variant="planning_ec")
-    client = ResistantClient(ScriptedBackend("client", client_answers))
+    therapist = MirrorTherapist(
+        ScriptedBackend("therapist", therapist_answers), variant="planning_ec", protocol=CORRECTED
+    )
+    client = ResistantClient(ScriptedBackend("client", client_answers), protocol=CORRECTED)
     asyncio.run(run_sessions(PROFILES[:3], therapist, client, run, concurrency=3))
     assert folder_kind(run) == "sessions" and find_images(run)  # the identity faces
 

@@ -4,13 +4,13 @@
 import asyncio
 
 import pytest
-from loopback import ScriptedServer
 from PIL import Image
 
 from mirror_hf.errors import MirrorError
 from mirror_hf.llm import BackendError, ChatRequest, load_backend, parse_spec, user_message
 from mirror_hf.llm.local import TransformersBackend
 from mirror_hf.llm.openai_compat import OpenAICompatBackend
+from mirror_hf.protocol import CORRECTED
 
 
 def test_a_local_server_is_reachable_in_offline_mode(server_factory):
@@ -20,19 +20,6 @@ def test_a_local_server_is_reachable_in_offline_mode(server_factory):
     assert huggingface_hub.constants.HF_HUB_OFFLINE
     server = server_factory()
     assert asyncio.run(OpenAICompatBackend("m", server.url).chat(ChatRequest.of([{"role": "user", "content": "x"}])))
-
-
-@pytest.fixture
-def server_factory():
-    servers = []
-
-    def make(*args, **kwargs):
-        servers.append(ScriptedServer(*args, **kwargs))
-        return servers[-1]
-
-    yield make
-    for s in servers:
-        s.close()
 
 
 def ask(backend, text="Hello", **sampling):
@@ -205,8 +192,10 @@ def test_a_session_against_a_server_that_keeps_failing_ends_with_the_reason(serv
 
     client_server = server_factory()  # the client answers ("answer N": no stage direction, still well formed)
     therapist_server = server_factory([(503, {"Retry-After": "0"})] * 10)
-    therapist = MirrorTherapist(OpenAICompatBackend("vlm", therapist_server.url, max_attempts=3), variant="base")
-    client = ResistantClient(OpenAICompatBackend("client", client_server.url))
+    therapist = MirrorTherapist(
+        OpenAICompatBackend("vlm", therapist_server.url, max_attempts=3), variant="base", protocol=CORRECTED
+    )
+    client = ResistantClient(OpenAICompatBackend("client", client_server.url), protocol=CORRECTED)
     result = asyncio.run(run_session(PROFILE, therapist, client, IdentityFaces()))
     assert result.end_reason == "backend_error" and "gave up after 3 attempts" in result.error and "503" in result.error
     assert len(therapist_server.requests) == 3 and result.exchanges == 0

@@ -161,7 +161,8 @@ def test_a_plan_less_release_names_no_plan_not_no_image(tmp_path, celeba_dir, ca
 def test_simulate_against_an_unreachable_server_names_it_and_fails(dialogues, tmp_path, capsys):
     built, _ = dialogues
     out = tmp_path / "sims"
-    args = ["simulate", "--profiles", f"{built}:eval_profiles", "--client", f"c@{CLOSED}", "--out", str(out)]
+    args = ["simulate", "--profiles", f"{built}:eval_profiles", "--protocol", "corrected"]  # no authors' files needed
+    args += ["--client", f"c@{CLOSED}", "--out", str(out)]
     assert main([*args, "--therapist", f"t@{CLOSED}", "--retries", "0"]) == 2
     err = capsys.readouterr().err
     assert f"cannot reach the model server {CLOSED}" in err and not out.exists()
@@ -265,6 +266,7 @@ def test_ctrl_c_says_how_to_resume_and_exits_130(command, dialogues, tmp_path):
     if command == "simulate":
         spec = f"m@http://127.0.0.1:{port}/v1"
         argv = ["simulate", "--profiles", f"{built}:eval_profiles", "--therapist", spec, "--client", spec]
+        argv += ["--protocol", "corrected"]
         argv += ["--out", str(tmp_path / "sims")]
     else:  # the release from the Hub, which takes its time
         argv = ["build", "--release", "me/mirror", "--out", str(tmp_path / "mirror"), "--quiet"]

@@ -10,6 +10,7 @@ from PIL import Image
 from test_simulation import PROFILE, ScriptedBackend, therapist_answers
 
 from mirror_hf.cli import main
+from mirror_hf.protocol import CORRECTED
 from mirror_hf.schema import SESSIONS_FILE
 from mirror_hf.simulation.client import ResistantClient
 from mirror_hf.simulation.runner import run_sessions
@@ -41,8 +42,8 @@ def test_a_killed_run_resumes_with_every_session_exactly_once(tmp_path):
         return therapist_answers(request)
 
     out = tmp_path / "run"
-    therapist = MirrorTherapist(ScriptedBackend("therapist", crashing), variant="planning_ec")
-    client = ResistantClient(ScriptedBackend("client", client_answers))
+    therapist = MirrorTherapist(ScriptedBackend("therapist", crashing), variant="planning_ec", protocol=CORRECTED)
+    client = ResistantClient(ScriptedBackend("client", client_answers), protocol=CORRECTED)
     with pytest.raises(Crash):
         asyncio.run(run_sessions(PROFILES, therapist, client, out, concurrency=2))
     written = [json.loads(line)["session_id"] for line in (out / SESSIONS_FILE).read_text().splitlines()]
@@ -50,7 +51,9 @@ def test_a_killed_run_resumes_with_every_session_exactly_once(tmp_path):
     with (out / SESSIONS_FILE).open("a") as f:  # and the crash tore the line being written
         f.write('{"session_id": "cactus-905-emotional-resis')
 
-    therapist = MirrorTherapist(ScriptedBackend("therapist", therapist_answers), variant="planning_ec")
+    therapist = MirrorTherapist(
+        ScriptedBackend("therapist", therapist_answers), variant="planning_ec", protocol=CORRECTED
+    )
     report = asyncio.run(run_sessions(PROFILES, therapist, client, out, concurrency=2))
     ids = [json.loads(line)["session_id"] for line in (out / SESSIONS_FILE).read_text().splitlines()]
     assert sorted(ids) == sorted(p["idx"] for p in PROFILES)  # each once: none lost, none twice
@@ -78,8 +81,8 @@ def test_a_rerun_plays_again_the_sessions_a_failed_call_ended_and_only_those(tmp
         return BackendError("503 after 5 tries", status=503) if calls["therapist"] == 1 else therapist_answers(request)
 
     out = tmp_path / "run"
-    client = ResistantClient(ScriptedBackend("client", client_answers))
-    therapist = MirrorTherapist(ScriptedBackend("therapist", down_once), variant="planning_ec")
+    client = ResistantClient(ScriptedBackend("client", client_answers), protocol=CORRECTED)
+    therapist = MirrorTherapist(ScriptedBackend("therapist", down_once), variant="planning_ec", protocol=CORRECTED)
     report = asyncio.run(run_sessions(PROFILES[:3], therapist, client, out, concurrency=1))
     assert report["end_reasons"] == {"backend_error": 1, "client_ended": 2}
     played = calls["therapist"]
@@ -101,8 +104,10 @@ def test_a_grown_run_and_a_namesake_run_each_load_their_own_rows(tmp_path):
     run resumed with more profiles, and another run folder of the same name, must not load rows cached before."""
 
     def simulate(out, profiles):
-        therapist = MirrorTherapist(ScriptedBackend("therapist", therapist_answers), variant="planning_ec")
-        client = ResistantClient(ScriptedBackend("client", client_answers))
+        therapist = MirrorTherapist(
+            ScriptedBackend("therapist", therapist_answers), variant="planning_ec", protocol=CORRECTED
+        )
+        client = ResistantClient(ScriptedBackend("client", client_answers), protocol=CORRECTED)
         asyncio.run(run_sessions(profiles, therapist, client, out, concurrency=3))
         return load_dataset(str(out), split="train")["session_id"]
 
@@ -140,6 +145,8 @@ def test_simulate_cli_with_a_client_over_http(tmp_path, tiny_llava, transformers
         "1",
         "--cache-dir",
         str(tmp_path / "cache"),
+        "--protocol",
+        "corrected",  # 128 new tokens, greedy: quick on a tiny model (the authors' protocol: tests/test_protocol.py)
     ]
     assert main(args) == 0
     ds = load_dataset(str(out), split="train")

@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 from mirror_hf.llm import BackendError, ChatResponse, TokenUsage
+from mirror_hf.protocol import CORRECTED
 from mirror_hf.simulation.client import ResistantClient
 from mirror_hf.simulation.faces import IdentityFaces
 from mirror_hf.simulation.session import run_session
@@ -70,8 +71,8 @@ def therapist_answers(request):
 def play(client_answers, variant="planning_ec", **kwargs):
     therapist_backend = ScriptedBackend("therapist", therapist_answers)
     client_backend = ScriptedBackend("client", list(client_answers))
-    therapist = MirrorTherapist(therapist_backend, variant=variant)
-    client = ResistantClient(client_backend, max_reasks=kwargs.pop("max_reasks", 2))
+    therapist = MirrorTherapist(therapist_backend, variant=variant, protocol=CORRECTED)
+    client = ResistantClient(client_backend, max_reasks=kwargs.pop("max_reasks", 2), protocol=CORRECTED)
     result = asyncio.run(run_session(PROFILE, therapist, client, IdentityFaces(), **kwargs))
     return result, therapist_backend, client_backend
 
@@ -99,7 +100,8 @@ def test_end_token_counts_only_after_two_exchanges_and_not_as_a_substring():
 
 def test_turn_limit():
     result, _, _ = play(["Client: [Shrugs]"] + ["Client: [Frowns] I don't know."] * 10, max_exchanges=4)
-    assert result.end_reason == "turn_limit" and result.exchanges == 4 and len(result.turns) == 9
+    # four client turns (the opening the first), each answered: the therapist has the last word, as upstream
+    assert result.end_reason == "turn_limit" and result.exchanges == 4 and len(result.turns) == 8
 
 
 def test_disengagement_twice_in_a_row_ends_the_session():
@@ -167,8 +169,8 @@ def test_malformed_client_turns_are_re_asked_then_end_the_session():
 
 def test_a_failing_backend_ends_the_session_with_its_reason():
     failing = BackendError("gave up after 5 attempts (last: 503)", status=503, attempts=5)
-    therapist = MirrorTherapist(ScriptedBackend("therapist", [failing]), variant="base")
-    client = ResistantClient(ScriptedBackend("client", ["Client: [Shrugs]"]))
+    therapist = MirrorTherapist(ScriptedBackend("therapist", [failing]), variant="base", protocol=CORRECTED)
+    client = ResistantClient(ScriptedBackend("client", ["Client: [Shrugs]"]), protocol=CORRECTED)
     result = asyncio.run(run_session(PROFILE, therapist, client, IdentityFaces()))
     assert result.end_reason == "backend_error" and "503" in result.error
 
@@ -192,13 +194,15 @@ def test_session_with_transformers_backends(tiny_llava, tmp_path):
 
     therapist_backend = TransformersBackend(str(tiny_llava))
     client_backend = TransformersBackend(str(build_tiny_lm(tmp_path / "lm")))
-    therapist = MirrorTherapist(therapist_backend, variant="planning_ec", sampling={"max_tokens": 8})
-    client = ResistantClient(client_backend, sampling={"max_tokens": 8, "temperature": 0})
+    therapist = MirrorTherapist(
+        therapist_backend, variant="planning_ec", sampling={"max_tokens": 8}, protocol=CORRECTED
+    )
+    client = ResistantClient(client_backend, sampling={"max_tokens": 8, "temperature": 0}, protocol=CORRECTED)
     result = asyncio.run(run_session(PROFILE, therapist, client, IdentityFaces(), max_exchanges=2))
     assert result.end_reason == "turn_limit" and result.exchanges == 2, result.error
-    # planning (1 to 3 tries), then per exchange one caption and one response; the client opens, then answers twice
+    # planning (1 to 3 tries), then per exchange one caption and one response; the client opens, then answers once
     assert 1 + 2 * 2 <= therapist_backend.usage.calls <= 3 + 2 * 2
-    assert client_backend.usage.calls == 3
+    assert client_backend.usage.calls == 2
     assert result.technique and result.plan is not None
     assert all(t.emotional_caption is not None for t in result.turns if t.speaker == "therapist")
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
@@ -213,32 +217,3 @@ def test_client_answer_parsing():
     for bad in ("Counselor: I will answer for the client.", "   ", "Client: "):
         with pytest.raises(ValueError):
             parse_client_utterance(bad)
-
-
-def test_text_only_baseline_sees_no_faces_and_no_stage_directions():
-    from mirror_hf.therapist import TextTherapist, clean_counselor_answer
-
-    def answers(request):
-        prompt = text_of(request)
-        if "Choose an appropriate CBT technique" in prompt:
-            return "CBT technique: Evidence-Based Questioning\nCounseling planning:\n1. Weigh the evidence."
-        return "Counselor: What makes you sure of that?\nClient: I just know."
-
-    therapist_backend = ScriptedBackend("llama", answers)
-    client_backend = ScriptedBackend("client", ["Client: [Frowns] Nobody buys it.", "Client: [Shrugs] Ok. [/END]"])
-    therapist = TextTherapist(therapist_backend, variant="planning")
-    result = asyncio.run(
-        run_session(PROFILE, therapist, ResistantClient(client_backend), IdentityFaces(), vision=False)
-    )
-    assert result.end_reason == "client_ended" and result.exchanges == 2 and result.turns[0].speaker == "therapist"
-    assert [t.text for t in result.turns if t.speaker == "therapist"] == ["What makes you sure of that?"] * 2
-    assert all(t.image is None for t in result.turns)
-    requests = [r for r in therapist_backend.requests]
-    assert all(isinstance(m["content"], str) for r in requests for m in r.messages)  # no image anywhere
-    planning = text_of(requests[0])
-    assert planning.startswith("You are a counselor specializing in CBT") and "image" not in planning
-    last = text_of(requests[-1])
-    assert "Client: Nobody buys it." in last and "Frowns" not in last
-    assert "- CBT technique: Evidence-Based Questioning" in last
-    assert result.technique == "Evidence-Based Questioning"
-    assert clean_counselor_answer("**Counselor:** Hi.\nClient: hey") == "Hi."

@@ -15,6 +15,7 @@ from test_simulation import ScriptedBackend
 
 from mirror_hf.cli import main
 from mirror_hf.llm import BackendError
+from mirror_hf.protocol import CORRECTED
 from mirror_hf.synthesis.expressions import (
     EXPRESSIONS_FILE,
     Expressions,
@@ -448,10 +449,14 @@ def test_a_live_simulation_draws_each_client_turn_from_the_dialogue_so_far(tiny_
 
     faces = LiveFaces(ScriptedBackend("llama", describe), load_photomaker(settings, device="cpu"), settings)
     lines = ["Client: [Arms crossed]", "Client: [Sighs] First answer.", "Client: [Looks away] Second answer. [/END]"]
-    client = ResistantClient(ScriptedBackend("client", lines))
+    client = ResistantClient(ScriptedBackend("client", lines), protocol=CORRECTED)
     therapist_backend = ScriptedBackend("therapist", therapist_answers)
     profile = {**PROFILE, "gender": "woman"}
-    result = asyncio.run(run_session(profile, MirrorTherapist(therapist_backend, variant="planning_ec"), client, faces))
+    result = asyncio.run(
+        run_session(
+            profile, MirrorTherapist(therapist_backend, variant="planning_ec", protocol=CORRECTED), client, faces
+        )
+    )
     assert result.end_reason == "client_ended"
     client_turns = [(t, turn) for t, turn in enumerate(result.turns) if turn.speaker == "client"]
     assert [t for t, _ in client_turns] == [0, 2, 4]
@@ -506,6 +511,7 @@ def test_simulate_draw_faces_cli(dialogues, tiny_photomaker, tiny_encoder, tmp_p
     args += ["--draw-faces", f"llama@{server.url}", "--cache-dir", str(tmp_path / "cache"), "--checks", "none"]
     args += ["--base-model", str(tiny_photomaker), "--adapter", str(tiny_photomaker), "--device", "cpu"]
     args += ["--weight-name", "photomaker-tiny.bin", "--steps", "2", "--generation-size", "64", "--face-size", "40"]
+    args += ["--protocol", "corrected"]  # the scripted answers follow the paper's prompts
     try:
         assert main(args) == 0
     finally:

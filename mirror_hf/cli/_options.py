@@ -129,3 +129,41 @@ def plural(n: int, word: str) -> str:
 def counts(mapping: dict) -> str:
     """``{"a": 1, "b": 2}`` -> ``a 1, b 2`` (``none`` when empty): a count a person reads, not a Python repr."""
     return ", ".join(f"{key} {value}" for key, value in mapping.items()) or "none"
+
+
+def add_protocol_arguments(parser) -> None:
+    """Which protocol the client and therapists follow, and where the authors' files are read from."""
+    parser.add_argument(
+        "--protocol",
+        default="authors",
+        metavar="NAME[,SWITCH=VALUE...]",
+        help="authors: as the authors' released code ran (their prompts, read from their repository; the paper's "
+        "numbers); corrected: the paper's method with each defect fixed; either with switches changed, e.g. "
+        "authors,end_rule=token (docs/fidelity.md lists them) (default: authors)",
+    )
+    parser.add_argument(
+        "--upstream",
+        metavar="DIR",
+        help="a local clone of nobel-postech/mirror at the pinned commit, read instead of fetching the authors' "
+        "files (also MIRROR_HF_UPSTREAM)",
+    )
+    parser.add_argument(
+        "--upstream-pins",
+        metavar="FILE",
+        help='JSON {"commit": ..., "digests": {PATH: SHA256}}: read another commit of the authors\' code (a fork, a '
+        "later fix) instead of the pinned one; recorded with the run (also MIRROR_HF_UPSTREAM_PINS)",
+    )
+
+
+def protocol_options(args):
+    """(protocol, upstream) from :func:`add_protocol_arguments`'s options."""
+    import os
+
+    from mirror_hf.protocol import get_protocol
+    from mirror_hf.upstream import ENV_CLONE, ENV_PINS, MIRROR
+
+    upstream = MIRROR
+    pins = args.upstream_pins or os.environ.get(ENV_PINS)
+    if pins:
+        upstream = upstream.with_pins(pins)
+    return get_protocol(args.protocol), upstream.with_clone(args.upstream or os.environ.get(ENV_CLONE))

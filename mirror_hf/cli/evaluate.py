@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 from mirror_hf.cli._format import add_command
@@ -18,7 +19,7 @@ def register(subparsers) -> None:
         description="Judge every complete session of each run (one call per session and item, cached, unreadable "
         "answers re-asked then left out as NaN) and write OUT/report.json, report.md, scores.png, "
         "length_vs_score.png and every prompt and judgement under OUT/judgements/.",
-        epilog=f"{MODEL_SPECS}\nexample:\n  mirror-hf evaluate P+EC=runs/sim-pec LLaVA=runs/sim-llava "
+        epilog=f"{MODEL_SPECS}\n\nexample:\n  mirror-hf evaluate P+EC=runs/sim-pec LLaVA=runs/sim-llava "
         "--judge openai:gpt-4o --reference P+EC --out eval/",
     )
     evaluate.add_argument(
@@ -86,6 +87,8 @@ def run_evaluate(args) -> int:
         raise MirrorError(f"unknown instrument(s) {unknown}", fix=f"use {','.join(report.INSTRUMENTS)}")
     claim_output_dir(args.out, command="evaluate", markers=(JUDGEMENTS_CONFIG,), force_flag=None)
     runs = report.load_runs([_local_run(spec) for spec in args.sessions])
+    for warning in report.protocol_warnings(runs):
+        print(f"warning: {warning}", file=sys.stderr)
     labels = [r.label for r in runs]
     if args.reference and args.reference not in labels:
         raise MirrorError(f"--reference {args.reference!r} names no run", fix=f"use one of {labels}")

@@ -10,16 +10,18 @@ from mirror_hf.cli._options import (
     add_backend_arguments,
     add_check_arguments,
     add_photomaker_arguments,
+    add_protocol_arguments,
     backend_options,
     counts,
     face_checks,
     face_settings,
     plural,
+    protocol_options,
 )
 from mirror_hf.errors import MirrorError
 
 VLM_VARIANTS = ("base", "planning", "planning_ec")
-TEXT_VARIANTS = ("base", "planning")
+BASELINES = ("llama3", "gpt", "camel")  # mirror_hf.baselines.SETUPS
 
 
 def register(subparsers) -> None:
@@ -31,7 +33,7 @@ def register(subparsers) -> None:
         "each finished session is appended to OUT/sessions.jsonl, a rerun skips what is done (and plays again the "
         "sessions a failed call ended), and OUT becomes a dataset that datasets.load_dataset(OUT) reads. Each "
         "model server is asked once whether it is there before the first session.",
-        epilog=f"{MODEL_SPECS}\nexample:\n  mirror-hf simulate --therapist local:merged/ --client "
+        epilog=f"{MODEL_SPECS}\n\nexample:\n  mirror-hf simulate --therapist local:merged/ --client "
         "openai:gpt-3.5-turbo-0125 --out sims/pec",
     )
     simulate.add_argument(
@@ -46,14 +48,22 @@ def register(subparsers) -> None:
     simulate.add_argument(
         "--variant",
         choices=VLM_VARIANTS,
-        help="base (no planning), planning (P) or planning_ec (P+EC: planning and emotional captioning) "
-        "(default: planning_ec; with --text-only: planning)",
+        default="planning_ec",
+        help="the VLM therapist: base (no planning), planning (P) or planning_ec (P+EC: planning and emotional "
+        "captioning)",
     )
     simulate.add_argument(
         "--text-only",
         action="store_true",
-        help="a text-only baseline therapist (CACTUS-style counselor, no faces); variant base or planning",
+        help="a text-only baseline therapist of the paper (no faces; the session opens with its greeting)",
     )
+    simulate.add_argument(
+        "--baseline",
+        choices=BASELINES,
+        help="with --text-only: the baseline's setup, llama3 (Llama-3-8B-Instruct), gpt (GPT-3.5-turbo) or camel "
+        "(CAMEL-LLaMA3, with planning) (default: from the model's name, as the authors' run.py picks it)",
+    )
+    add_protocol_arguments(simulate)
     simulate.add_argument("--client", required=True, metavar="SPEC", help="the client model (authors: gpt-3.5-turbo)")
     simulate.add_argument(
         "--out", required=True, metavar="DIR", help="the run folder: sessions.jsonl, faces/, the sessions dataset"
@@ -76,30 +86,35 @@ def register(subparsers) -> None:
     simulate.set_defaults(handler=run_simulate)
 
 
-def _variant(args) -> str:
-    if not args.text_only:
-        return args.variant or "planning_ec"
-    if args.variant and args.variant not in TEXT_VARIANTS:
+def _baseline(args, model: str) -> str:
+    from mirror_hf.baselines import setup_for
+
+    if args.baseline:
+        return args.baseline
+    try:
+        return setup_for(model)
+    except ValueError:
         raise MirrorError(
-            f"--variant {args.variant} needs a VLM: a text-only therapist cannot caption a face",
-            fix=f"with --text-only use --variant {' or '.join(TEXT_VARIANTS)} (default planning)",
-        )
-    return args.variant or "planning"
+            f"which baseline is {model!r}? Its name holds none of camel, llama, gpt",
+            fix=f"add --baseline {' | '.join(BASELINES)}",
+        ) from None
 
 
 def run_simulate(args) -> int:
     import asyncio
 
     from mirror_hf.data.built import open_built
-    from mirror_hf.llm import load_backend
+    from mirror_hf.llm import load_backend, parse_spec
     from mirror_hf.outputs import claim_output_dir
     from mirror_hf.schema import EVAL_PROFILES, FAILURE_REASONS, RUN_REPORT_FILE, SESSIONS_FILE
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
     from mirror_hf.simulation.runner import read_sessions, run_sessions
-    from mirror_hf.therapist import MirrorTherapist, TextTherapist
+    from mirror_hf.therapist import MirrorTherapist
 
-    variant = _variant(args)
+    if args.baseline and not args.text_only:
+        raise MirrorError("--baseline names a text-only therapist", fix="add --text-only, or drop --baseline")
+    protocol, upstream = protocol_options(args)
     if args.faces and args.draw_faces:
         raise MirrorError("--faces and --draw-faces both choose the faces", fix="keep one")
     claim_output_dir(args.out, command="simulate", markers=(SESSIONS_FILE, RUN_REPORT_FILE), force_flag=None)
@@ -108,9 +123,16 @@ def run_simulate(args) -> int:
     if args.sessions:
         profiles = profiles.select(range(min(args.sessions, len(profiles))))
     options = backend_options(args)
-    therapist_class = TextTherapist if args.text_only else MirrorTherapist
-    therapist = therapist_class(load_backend(args.therapist, **options), variant=variant)
-    client = ResistantClient(load_backend(args.client, **options))
+    backend = load_backend(args.therapist, **options)
+    if args.text_only:
+        from mirror_hf.baselines import BaselineTherapist
+
+        setup = _baseline(args, parse_spec(args.therapist)[1])
+        therapist = BaselineTherapist(backend, setup, protocol=protocol, upstream=upstream)
+    else:
+        therapist = MirrorTherapist(backend, args.variant, protocol=protocol, upstream=upstream)
+    setup = "text" if args.text_only else "vlm"
+    client = ResistantClient(load_backend(args.client, **options), protocol=protocol, setup=setup, upstream=upstream)
     faces = FolderFaces(args.faces) if args.faces else IdentityFaces()
     if args.draw_faces:
         from mirror_hf.synthesis.faces import LiveFaces, load_photomaker
@@ -132,8 +154,8 @@ def run_simulate(args) -> int:
         )
     )
     print(
-        f"{plural(report['sessions'], 'session')} in {args.out} (ends: {counts(report['end_reasons'])}); "
-        f"load them with datasets.load_dataset({args.out!r})"
+        f"{plural(report['sessions'], 'session')} in {args.out} under protocol {protocol.name} "
+        f"(ends: {counts(report['end_reasons'])}); load them with datasets.load_dataset({args.out!r})"
     )
     if args.draw_faces:
         print(f"faces drawn live: {counts(dict(faces.stats))}")

@@ -55,7 +55,7 @@ def _register_expressions(steps) -> None:
         description="Ask an LLM, for every client turn of a built dataset, for the facial expression its face "
         "should show and a contrasting one to avoid, and write PhotoMaker's prompt and negative prompt for the turn "
         "into OUT/expressions.jsonl (resumable: a rerun asks only what is missing or failed).",
-        epilog=f"{MODEL_SPECS}\nexample:\n  mirror-hf synthesize expressions --dataset mirror "
+        epilog=f"{MODEL_SPECS}\n\nexample:\n  mirror-hf synthesize expressions --dataset mirror "
         "--model meta-llama/Meta-Llama-3-8B-Instruct@http://localhost:8000/v1 --out faces/",
     )
     expressions.add_argument("--dataset", default="mirror", help=f"{DATASET_HELP} (its dialogues)")

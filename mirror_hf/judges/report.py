@@ -32,12 +32,14 @@ from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.stats import valid_mean
 from mirror_hf.judges.transcript import to_dialogue
+from mirror_hf.protocol import PROTOCOL_FILE
 from mirror_hf.schema import (
     DATA_DIR,
     EVAL_MARKDOWN_FILE,
     EVAL_REPORT_FILE,
     FAILURE_REASONS,
     JUDGEMENTS_CONFIG,
+    RUN_REPORT_FILE,
     SESSIONS_CONFIG,
     SESSIONS_FILE,
     parse_idx,
@@ -61,6 +63,7 @@ class Run:
     path: Path
     records: list[dict]
     excluded: list[str]
+    settings: dict | None = None  # the run's protocol.json (protocol, models, variant), when it has one
 
     def resistant(self, i: int) -> bool | None:
         try:
@@ -116,11 +119,38 @@ def load_runs(specs: list[str]) -> list[Run]:
         excluded = [r["session_id"] for r in records if r.get("end_reason") in FAILURE_REASONS]
         if not kept:
             raise MirrorError("no complete session to judge", file=str(path))
-        runs.append(Run(label or (path.name if path.is_dir() else path.stem), path, kept, excluded))
+        name = label or (path.name if path.is_dir() else path.stem)
+        runs.append(Run(name, path, kept, excluded, _run_settings(path)))
     labels = [r.label for r in runs]
     if len(set(labels)) != len(labels):
         raise MirrorError(f"two runs share a name in {labels}", fix="name them: NAME=PATH")
     return runs
+
+
+def _run_settings(path: Path) -> dict | None:
+    """A run's protocol and models: its protocol.json, or the copy in run_report.json (a pulled sessions dataset)."""
+    folder = path if path.is_dir() else path.parent
+    for name, key in ((PROTOCOL_FILE, None), (RUN_REPORT_FILE, "run")):
+        file = folder / name
+        if file.is_file():
+            try:
+                data = json.loads(file.read_text(encoding="utf-8"))
+            except json.JSONDecodeError:
+                continue
+            data = data.get(key) if key else data
+            if isinstance(data, dict) and isinstance(data.get("protocol"), dict):
+                return data
+    return None
+
+
+def protocol_warnings(runs: list[Run]) -> list[str]:
+    """A warning when the runs compared were not all played under one protocol (or some recorded none)."""
+    names = {r.label: (r.settings or {}).get("protocol", {}).get("name", "unrecorded") for r in runs}
+    if len(set(names.values())) <= 1:
+        return []
+    shown = ", ".join(f"{label}: {name}" for label, name in names.items())
+    return [f"the runs were played under different protocols ({shown}): their scores differ by more than the "
+            "therapists (mirror-hf simulate --protocol; docs/fidelity.md)"]  # fmt: skip
 
 
 async def judge_runs(
@@ -268,6 +298,7 @@ def build_report(
         avg = [a for a, _ in lengths[r.label]]
         entry = {
             "path": str(r.path),
+            "protocol": r.settings.get("protocol") if r.settings else None,
             "sessions": len(r.records),
             "excluded": r.excluded,
             "resistant": sum(f is True for f in flags),
@@ -337,6 +368,7 @@ def build_report(
     return {
         "judge": judge_names[0],
         "judges": judge_names,
+        "warnings": protocol_warnings(runs),
         "reference": reference,
         "confidence": confidence,
         "weighted": weighted,
@@ -406,13 +438,18 @@ def _num(value: float, digits: int = 3, sign: bool = False) -> str:
 
 def render_markdown(report: dict) -> str:
     lines = [f"# Evaluation report\n\nJudge: `{report['judge']}`"]
+    therapists = report["therapists"]
     if report["reference"]:
         lines.append(f"Reference: **{report['reference']}** (`*`: p < 0.05, paired t-test over shared sessions)")
+    protocols = {
+        label: (t.get("protocol") or {}).get("name", "unrecorded") for label, t in report["therapists"].items()
+    }
+    lines.append("Protocol: " + ", ".join(f"{label} `{name}`" for label, name in protocols.items()))
+    lines += [f"**Warning:** {warning}" for warning in report.get("warnings", [])]
     lines.append(
         "Cells: mean on resistant-client sessions | change relative to non-resistant clients. "
         f"Length: {report['length_unit']} per therapist turn (mean of session averages / of session maxima)."
     )
-    therapists = report["therapists"]
     for instrument, title in TITLES.items():
         if not any(instrument in t for t in therapists.values()):
             continue

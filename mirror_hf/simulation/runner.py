@@ -1,9 +1,11 @@
 """Run many sessions concurrently, append each finished one to ``sessions.jsonl``, resume after a crash, and write
 a sessions dataset (parquet + card) that ``load_dataset(OUT)`` reads.
 
-A run folder holds one therapist x variant x client. A session's id is its profile's idx, so a rerun skips what
-is done and never duplicates; a line torn by a crash is dropped and its session run again, and so is a session a
-failed call ended (``backend_error``: an outage, not an outcome of the models; its new record replaces the old).
+A run folder holds one therapist x variant x client under one protocol (:mod:`mirror_hf.protocol`, recorded in
+``protocol.json``, the report and the card; a rerun under another protocol is refused). A session's id is its
+profile's idx, so a rerun skips what is done and never duplicates; a line torn by a crash is dropped and its session
+run again, and so is a session a failed call ended (``backend_error``: an outage, not an outcome of the models; its
+new record replaces the old).
 
 Example:
     >>> report = asyncio.run(run_sessions(profiles, therapist, client, "runs/sim-pec"))   # doctest: +SKIP
@@ -21,9 +23,11 @@ from pathlib import Path
 
 from datasets.utils.tqdm import tqdm
 
+from mirror_hf.errors import MirrorError
 from mirror_hf.journal import append_record, read_records, trim_torn_tail
 from mirror_hf.llm import check_reachable
 from mirror_hf.progress import datasets_bars
+from mirror_hf.protocol import PROTOCOL_FILE
 from mirror_hf.schema import (
     FAILURE_REASONS,
     RUN_REPORT_FILE,
@@ -63,6 +67,7 @@ def _record(result: SessionResult, out: Path) -> dict:
                 "stage_direction": turn.stage_direction,
                 "raw": turn.raw,
                 "emotional_caption": turn.emotional_caption,
+                "plan": turn.plan,
                 "image": image,
             }
         )
@@ -96,12 +101,15 @@ async def run_sessions(
 ) -> dict:
     """Play every profile's session not yet in ``out_dir``; returns the run report (also written as JSON)."""
     out = Path(out_dir)
+    settings = _run_settings(therapist, client, max_exchanges, vision)
+    _check_same_run(out, settings)
     faces = faces or IdentityFaces()
     done = {r["session_id"] for r in read_sessions(out) if r["end_reason"] != RETRIED} if out.is_dir() else set()
     todo = [p for p in profiles if p["idx"] not in done]
     if todo:  # one look at each server before hundreds of sessions fail on it (and before anything is written)
         await check_reachable(therapist.backend, client.backend, getattr(faces, "backend", None))
     out.mkdir(parents=True, exist_ok=True)
+    (out / PROTOCOL_FILE).write_text(json.dumps(settings, indent=2) + "\n", encoding="utf-8")
     semaphore = asyncio.Semaphore(concurrency)
     write_lock = asyncio.Lock()
     stats = Counter()
@@ -124,6 +132,47 @@ async def run_sessions(
     return write_sessions_dataset(out)
 
 
+def _run_settings(therapist, client, max_exchanges: int, vision: bool) -> dict:
+    """What makes a run one run: the protocol, the models, the variant, the turn limit."""
+    protocol = client.protocol
+    if getattr(therapist, "protocol", protocol) != protocol:
+        raise MirrorError(
+            f"the therapist plays protocol {therapist.protocol.name} and the client {protocol.name}",
+            fix="give both the same protocol",
+        )
+    return {
+        "protocol": protocol.settings(),
+        "upstream": client.upstream.identity(),  # where the authors' files (if read) came from
+        "therapist": therapist.id,
+        "client": client.id,
+        "variant": therapist.variant,
+        "max_exchanges": max_exchanges,
+        "vision": vision,
+    }
+
+
+def read_run_settings(out_dir: str | Path) -> dict | None:
+    """A run folder's ``protocol.json`` (None for a run made before protocols were recorded)."""
+    path = Path(out_dir) / PROTOCOL_FILE
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def _check_same_run(out: Path, settings: dict) -> None:
+    before = read_run_settings(out)
+    if before is None or not (out / SESSIONS_FILE).is_file():
+        return
+    changed = {k: (before.get(k), v) for k, v in settings.items() if before.get(k) != v}
+    if changed:
+        what = ", ".join(
+            f"{k} ({before['protocol']['name']} -> {v['name']})" if k == "protocol" else f"{k} ({old} -> {v})"
+            for k, (old, v) in changed.items()
+        )
+        raise MirrorError(
+            f"{out} holds sessions played with other settings: {what}; they would mix in one run",
+            fix="give another --out for the new settings, or the same settings to resume this run",
+        )
+
+
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with path.open("rb") as f:
@@ -144,7 +193,11 @@ def write_sessions_dataset(out_dir: str | Path) -> dict:
     rows = []
     for record in records:
         turns = [
-            {**t, "image": {"bytes": (out / t["image"]).read_bytes(), "path": t["image"]} if t["image"] else None}
+            {
+                **t,
+                "plan": t.get("plan"),  # runs written before turns recorded their plan
+                "image": {"bytes": (out / t["image"]).read_bytes(), "path": t["image"]} if t["image"] else None,
+            }
             for t in record["turns"]
         ]
         rows.append({**record, "turns": turns})
@@ -170,6 +223,7 @@ def write_sessions_dataset(out_dir: str | Path) -> dict:
         "therapists": sorted({r["therapist"] for r in records}),
         "clients": sorted({r["client"] for r in records}),
         "data_sha256": _sha256(shard),
+        "run": read_run_settings(out),
     }
     (out / "README.md").write_text(render_sessions_card(report, info), encoding="utf-8")
     (out / RUN_REPORT_FILE).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

@@ -1,11 +1,14 @@
-"""One simulated session: the therapist against the resistant client, until an end condition.
+"""One simulated session: the therapist against the resistant client, as the authors' loop runs it
+(``mirror-llava/llava/chat/therapy.py`` ``_exchange_statements``; ``llm_therapist/src/run.py`` for the text
+baselines).
 
-End reasons: ``client_ended`` (the exact ``[/END]`` after at least ``min_exchanges`` exchanges), ``turn_limit``
-(``max_exchanges`` therapist+client exchanges), ``disengaged`` (two client turns in a row with no words, only a
-stage direction: our reading of the paper's "attempts to disengage after two consecutive turns"),
-``malformed_client`` (re-asks exhausted) and ``backend_error`` (a call failed after its retries).
-
-In VLM runs the client opens with a nonverbal turn (stage direction and face only), as the authors did.
+A VLM session opens with the client's nonverbal turn; a text baseline's with the therapist's greeting. Then, at most
+``max_exchanges`` times: a client turn (with its face), and the therapist's answer to it. End reasons:
+``client_ended`` (the client's end mark, as the protocol reads it, once the therapist has spoken at least
+``min_exchanges`` times; an earlier one is ignored, as upstream does), ``turn_limit``, ``disengaged`` (``corrected``
+only: the client silent ``disengage_after`` turns in a row after its opening, the paper's §5 rule),
+``malformed_client`` / ``malformed_therapist`` (re-asks exhausted), ``upstream_error`` (the authors' code would
+have crashed here, and their run dropped the session) and ``backend_error`` (a call failed after its retries).
 
 Example:
     >>> result = asyncio.run(run_session(profile, therapist, client, IdentityFaces()))   # doctest: +SKIP
@@ -18,10 +21,10 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-from mirror_hf.data.records import Turn
 from mirror_hf.llm import BackendError
 from mirror_hf.llm.types import MeteredBackend
 from mirror_hf.simulation.client import MalformedClientTurn
+from mirror_hf.therapist import MalformedTherapistTurn, UpstreamCrash
 
 
 @dataclass
@@ -32,6 +35,7 @@ class SessionTurn:
     raw: str | None = None  # the model's full answer (client turns)
     image: object = None  # PIL face shown with a client turn
     emotional_caption: str | None = None  # P+EC: the therapist's caption of the face it answered
+    plan: str | None = None  # the plan a therapist turn followed (P and P+EC; the authors' P+EC plans every turn)
 
 
 @dataclass
@@ -51,10 +55,6 @@ class SessionResult:
     @property
     def exchanges(self) -> int:
         return sum(t.speaker == "therapist" for t in self.turns)
-
-    def visible_history(self) -> list[Turn]:
-        """What the therapist may see: statements only (client stage directions stay hidden)."""
-        return [Turn(t.speaker, t.text) for t in self.turns if t.text or t.speaker == "therapist"]
 
 
 async def turn_face(faces, profile: dict, before: list, utterance, t: int):
@@ -78,38 +78,40 @@ async def run_session(
     result = SessionResult(profile["idx"], therapist.id, client.id, therapist.variant)
     therapist, client = copy.copy(therapist), copy.copy(client)  # count this session's tokens only
     therapist.backend, client.backend = MeteredBackend(therapist.backend), MeteredBackend(client.backend)
+    protocol = client.protocol
+    session = therapist.start(profile)
     silent_in_a_row = 0
     try:
-        # nonverbal opening in VLM runs: the therapist first sees the client before anyone speaks
-        opening = await client.reply(profile, [], nonverbal_only=True) if vision else None
-        face = await turn_face(faces, profile, [], opening, 0)
-        if opening:
-            result.turns.append(SessionTurn("client", "", opening.stage_direction, opening.raw, face))
-        plan = await therapist.plan(profile, face)
-        if plan:
-            result.technique, result.plan = plan.technique, plan.plan
-        while True:
-            caption = await therapist.caption(face)
-            text = await therapist.respond(profile, result.visible_history(), face, plan, caption)
-            result.turns.append(SessionTurn("therapist", text, emotional_caption=caption))
-            history = [Turn(t.speaker, t.text, t.stage_direction) for t in result.turns if t.text or t.stage_direction]
-            utterance = await client.reply(profile, history)
-            t = len(result.turns)
-            face = await turn_face(faces, profile, result.turns, utterance, t) if vision else None
+        if not vision:  # the text baselines' counselor speaks first (run.py:64)
+            result.turns.append(SessionTurn("therapist", session.greeting()))
+        for k in range(max_exchanges):
+            opening = vision and k == 0
+            utterance = await (client.opening(profile) if opening else client.reply(profile, result.turns))
+            face = await turn_face(faces, profile, result.turns, utterance, len(result.turns)) if vision else None
             result.turns.append(
                 SessionTurn("client", utterance.statement, utterance.stage_direction, utterance.raw, face)
             )
-            silent_in_a_row = silent_in_a_row + 1 if not utterance.statement else 0
+            silent_in_a_row = 0 if opening or utterance.statement else silent_in_a_row + 1
             if utterance.ended and result.exchanges >= min_exchanges:
                 result.end_reason = "client_ended"
-            elif silent_in_a_row >= 2:
-                result.end_reason = "disengaged"
-            elif result.exchanges >= max_exchanges:
-                result.end_reason = "turn_limit"
-            if result.end_reason:
                 break
+            if protocol.disengage_after and silent_in_a_row >= protocol.disengage_after:
+                result.end_reason = "disengaged"
+                break
+            answer = await session.respond(result.turns, face)
+            plan = answer.plan
+            if plan and result.technique is None:
+                result.technique, result.plan = plan.technique, plan.plan
+            turn = SessionTurn("therapist", answer.text, emotional_caption=answer.caption, plan=plan and plan.plan)
+            result.turns.append(turn)
+        else:
+            result.end_reason = "turn_limit"
     except MalformedClientTurn as err:
         result.end_reason, result.error = "malformed_client", str(err)
+    except MalformedTherapistTurn as err:
+        result.end_reason, result.error = "malformed_therapist", str(err)
+    except UpstreamCrash as err:
+        result.end_reason, result.error = "upstream_error", str(err)
     except BackendError as err:
         result.end_reason, result.error = "backend_error", str(err)
     usage = [therapist.backend.usage, client.backend.usage]

@@ -3,7 +3,9 @@ licence, COUNSELINGEVAL's rubrics are CACTUS's — read at run time from a pinne
 digests: fetched once into the cache, or read from a local clone the user names.
 
 ``MIRROR_HF_GITHUB_RAW`` replaces ``https://raw.githubusercontent.com`` (a mirror, or a test's loopback server);
-``MIRROR_HF_UPSTREAM`` names a local clone of the authors' repository (``--upstream`` on the command line).
+``MIRROR_HF_UPSTREAM`` names a local clone of the authors' repository (``--upstream`` on the command line);
+``MIRROR_HF_UPSTREAM_PINS`` (``--upstream-pins``) a JSON file ``{"commit": ..., "digests": {path: sha256}}`` that pins
+another commit of it (a fork, a later fix), recorded with every run that uses it.
 
 Example:
     >>> from mirror_hf.upstream import MIRROR
@@ -16,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import os
 import urllib.error
 import urllib.request
@@ -28,6 +31,7 @@ from mirror_hf.errors import MirrorError
 RAW_URL = "https://raw.githubusercontent.com"
 ENV_RAW = "MIRROR_HF_GITHUB_RAW"
 ENV_CLONE = "MIRROR_HF_UPSTREAM"
+ENV_PINS = "MIRROR_HF_UPSTREAM_PINS"
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,27 @@ class Upstream:
 
     def with_clone(self, clone: str | Path | None) -> Upstream:
         return dataclasses.replace(self, clone=None if clone is None else str(clone))
+
+    def with_pins(self, pins: str | Path) -> Upstream:
+        """This repository pinned at the commit and digests of the JSON file ``pins`` (every file still checked)."""
+        try:
+            data = json.loads(Path(pins).expanduser().read_text(encoding="utf-8"))
+            commit, digests = str(data["commit"]), {str(k): str(v) for k, v in data["digests"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise MirrorError(
+                f"cannot read the pins ({err})",
+                file=str(pins),
+                fix='write {"commit": "...", "digests": {PATH: SHA256}}',
+            ) from None
+        missing = sorted(set(self.digests) - set(digests))
+        if missing:
+            raise MirrorError(f"the pins lack {missing[0]} (and {len(missing) - 1} more)", file=str(pins))
+        return dataclasses.replace(self, commit=commit, digests=digests)
+
+    def identity(self) -> dict:
+        """What a run records of where the authors' files came from (the commit, and a digest of the pins)."""
+        pins = hashlib.sha256(json.dumps(dict(self.digests), sort_keys=True).encode()).hexdigest()[:16]
+        return {"repo": self.repo, "commit": self.commit, "pins": pins}
 
     def _how_to_clone(self) -> str:
         name = self.repo.split("/")[1]
