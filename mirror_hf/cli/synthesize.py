@@ -132,8 +132,8 @@ def _register_filter(steps) -> None:
         "--copy-paste-fields",
         default=",".join(FilterRules.copy_paste_fields),
         metavar="A,B",
-        help="the profile fields whose sentences an utterance must not repeat (default: %(default)s; which fields "
-        "the authors matched is not known)",
+        help="the profile fields whose sentences an utterance must not repeat (default: %(default)s; the authors' "
+        "notebook also matched personality)",
     )
     filter_.add_argument("--canary", metavar="MODEL", help="Canary converted by convert-canary (folder or Hub id)")
     filter_.add_argument(

@@ -1,6 +1,7 @@
 """CACTUS (``LangAGI-Lab/cactus``, ``cactus.json``): the source of each profile's CBT technique and thinking traps.
 
-The release's ``cactus-{row}`` numbers point into a CACTUS subset the authors never released, so a dialogue is
+The release's ``cactus-{row}`` numbers point into a CACTUS subset the authors never released (their
+``mirror/step2/run_step2.py`` reads a ``cactus_source.csv`` that is not in their repository), so a dialogue is
 joined to CACTUS by content: its distorted thought and its plan (from ``1.`` on, whitespace-normalised). A thought
 alone is used when it is unambiguous. Without CACTUS (or without a match) the technique is inferred from the plan
 text, which names it (``1. Introduction to Reality Testing: ...``).

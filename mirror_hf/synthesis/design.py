@@ -3,15 +3,21 @@ thought, thinking traps, CBT technique and plan) gets a CelebA face of the same 
 reads them, and four variants, one per resistance type (emotional, cognitive, behavioral, none), each of which
 becomes one screenplay (:mod:`mirror_hf.synthesis.screenplay`).
 
-The authors did not release this step. What the release fixes is kept: ids ``cactus-{row}-{slug}``, the
-``personal_info`` sentence (``Tyler Reynolds is a 16-year-old male working as a Pottery Maker. With a background in
-High School Diploma. Tyler Reynolds is currently Single. No immediate family, lives alone.``), the ``personality``
-sentence (``The client exhibits the personality trait of 'Emotional Resistance'. ...``) with the authors'
-description of emotional resistance, DeepFace's ``age`` and ``dominant_gender`` of the face. Ours, where the paper
-is silent: ``row`` is the client's first row in the given ``cactus.json`` (0-based; the authors' numbers point into
-a subset they did not release); the descriptions of the other three traits; the pairing rule (CelebA images in a
+The authors' code for this step is ``mirror/step2/run_step2.py`` (the profile: ``generate_introductions`` builds the
+``personal_info`` sentence, the four ``PERSONALITY_TRAITS`` of ``mirror/agent/personality.py`` the ``personality``
+sentence, the plan is the text from its last ``\n1. ``) and ``mirror/step1/face_annot.py`` (DeepFace's age and
+gender of the CelebA faces). What the release fixes is kept: ids ``cactus-{row}-{slug}``, the ``personal_info``
+sentence (``Tyler Reynolds is a 16-year-old male working as a Pottery Maker. With a background in High School
+Diploma. Tyler Reynolds is currently Single. No immediate family, lives alone.``), the ``personality`` sentence
+(``The client exhibits the personality trait of 'Emotional Resistance'. ...``), DeepFace's ``age`` and
+``dominant_gender`` of the face. Not in their repository: their CACTUS subset (``run_step2.py`` reads a
+``cactus_source.csv`` that was not released), so ``row`` here is the client's first row in the given
+``cactus.json`` (0-based); and how a client was paired with a face, so the pairing rule is ours (CelebA images in a
 seeded order, CelebA's ``Male`` attribute as a cheap first sieve, then DeepFace: the same gender and an age within
-5 years, else the closest age of the first 50 read; each CelebA identity used once).
+5 years, else the closest age of the first 50 read; each CelebA identity used once). Still ours where theirs is
+known (issue "Data and synthesis as the authors' code does it"): the descriptions of the cognitive, behavioral and
+no-resistance traits (``personality.py`` has all four), and the family-details sentence (theirs passes it through
+``str.capitalize()``).
 
 Example:
     >>> intake = parse_intake_form("Name:\\nLaura Saunders\\nAge:\\n45\\nGender:\\nfemale\\nOccupation: Office Job\\n"

@@ -2,9 +2,13 @@
 stage direction, and describes the facial expression to draw and a contrasting one to steer away from — the
 expression part of PhotoMaker's prompt and of its negative prompt.
 
-The authors asked Llama-3-8B-Instruct (temperature 0.7, top_p 0.9, 128 tokens) with the Appendix I prompt, history
-lines rendered ``Speaker: [stage direction] statement``. Here any chat back-end answers (``load_backend`` specs); a
-run appends one line per client turn to ``expressions.jsonl`` and a rerun does only what is missing or failed.
+The authors asked Llama-3-8B-Instruct (temperature 0.7, top_p 0.9, 128 tokens) with the query of
+``mirror/src/prompts/llama.py`` (``QUERY``: ``### ... ###`` section headers), a one-shot example before it
+(``SAMPLE_DIALOG`` / ``SAMPLE_UTTER``) and the utterance labelled ``Client: [stage direction] statement``. mirror-hf
+does not follow that yet (issue "Data and synthesis as the authors' code does it"): it sends the Appendix I prompt
+as printed, with history lines ``Speaker: [stage direction] statement``, the utterance unlabelled and no example.
+Any chat back-end answers (``load_backend`` specs); a run appends one line per client turn to ``expressions.jsonl``
+and a rerun does only what is missing or failed.
 
 Example:
     >>> parse_expressions("- Facial Expression Description: eyes looking away\\n"

@@ -6,10 +6,12 @@ where it does not, with a rejection-rate report to hold against the paper's numb
   under half its words; no empty or filler-only therapist line; and the two speakers, therapist and client (the
   authors' speaker-count check was a no-op: it checks here).
 - ``pos_repetition``: no utterance with more than 3 identical part-of-speech tags in a row (spaCy; Penn tags by
-  default; the authors' tagger is not known).
+  default). The authors' notebook (``mirror/notebook/filter_generated_dialogue.ipynb``, cells 12-14) tags each raw
+  screenplay line with NLTK's perceptron tagger, a bracket or quote token resetting the count.
 - ``copy_paste``: no sentence of the profile or plan (personal information, distorted thought, reason for
   counseling, CBT plan) appears verbatim in an utterance (case and spacing aside). Sentences under 4 words are not
-  matched: ours, so that ``Thursday.`` is no copy.
+  matched: ours, so that ``Thursday.`` is no copy. The authors' notebook (cell 30) also matches the personality
+  sentence, case-sensitively and with no floor.
 - ``canary``: no therapist utterance that Canary labels ``__needs_caution__`` or ``__needs_intervention__``
   (:mod:`mirror_hf.synthesis.canary`; the authors labelled client turns, a bug).
 - ``wai``: the mean of the 12 WAI items (:mod:`mirror_hf.judges.wai`) mapped onto 0-1 by ``(mean - 1) / 4`` must

@@ -3,8 +3,12 @@
 gpt-4o-mini-2024-07-18. The screenplays are then written as release files (``mirror_data.csv`` in the authors'
 code-produced format), which ``mirror-hf build --release`` reads like the released ones.
 
-Where the paper is silent: the sampling (none is sent: the server's defaults, as the authors' calls set none that
-the paper reports), the ``CBT Plan`` section (the technique's name, then the plan's steps), and what makes an answer
+The authors' generator is ``mirror/agent/counseling_gen.py`` with the system file ``mirror/agent/prompts/
+session_v3.txt`` and two few-shot pairs (``mirror/agent/examples/``); it samples with max_tokens 1024, temperature
+0.7, top_p 0.9 and both penalties 0.2, and its plan section is the plan from its last ``\n1. `` without the
+technique (``mirror/step2/run_step2.py``). mirror-hf does not follow it yet (issue "Data and synthesis as the
+authors' code does it"): it sends the Appendix I prompt as printed, no few-shot pairs, the server's default
+sampling, a ``CBT Plan`` section of the technique's name then the plan's steps. Ours: what makes an answer
 unreadable (fewer than two parsed lines, or only one speaker: asked again, then recorded as a failure). Lines are
 parsed with the authors' grammar (other lines dropped); everything else is left to the filters
 (:mod:`mirror_hf.synthesis.filters`).
