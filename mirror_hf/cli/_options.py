@@ -167,3 +167,24 @@ def protocol_options(args):
     if pins:
         upstream = upstream.with_pins(pins)
     return get_protocol(args.protocol), upstream.with_clone(args.upstream or os.environ.get(ENV_CLONE))
+
+
+def check_stage_options(stages, config_file: str) -> None:
+    """Every stage's command line parsed before the first one runs: a bad option fails now, not hours in."""
+    from mirror_hf.cli import build_parser
+
+    parser = build_parser()
+    for stage in stages:
+        try:
+            _, unknown = parser.parse_known_args(list(stage.commands[-1]))
+        except SystemExit as err:  # argparse printed what it refused
+            raise MirrorError(
+                f"the {stage.name} stage's options are refused (argparse's message above): {stage.command}",
+                file=config_file,
+            ) from err
+        if unknown:
+            raise MirrorError(
+                f"`mirror-hf {' '.join(stage.argv[:2])}` has no option {unknown[0]!r} (the {stage.name} stage)",
+                file=config_file,
+                fix=f"keys are the command's options with _ for -: see mirror-hf {' '.join(stage.argv[:2])} --help",
+            )

@@ -44,6 +44,12 @@ def register(subparsers) -> None:
     evaluate.add_argument("--tokenizer", metavar="NAME", help="count response length with this tokenizer")
     evaluate.add_argument("--weighted", action="store_true", help="probability-weighted scores from logprobs")
     evaluate.add_argument("--samples", type=int, default=1, metavar="N", help="judgements per item, averaged")
+    evaluate.add_argument(
+        "--paper",
+        action="store_true",
+        help="set the paper's Tables 2-3 beside the runs named as its therapists (LLaMA-3-8B, CAMEL-LLaMA3, "
+        "GPT-3.5-turbo, LLaVA-v1.5-7B, MIRROR-LLaVA, MIRROR-LLaVA_P, MIRROR-LLaVA_P+EC)",
+    )
     add_backend_arguments(evaluate, at_once="judge calls")
     add_reask_argument(evaluate)
     evaluate.add_argument(
@@ -135,8 +141,9 @@ def run_evaluate(args) -> int:
             f"{usage.prompt_tokens} prompt + {usage.completion_tokens} completion tokens"
         )
     built = report.build_report(
-        runs, judgements, reference=args.reference, tokenizer=args.tokenizer, weighted=args.weighted, human=human
-    )
+        runs, judgements, reference=args.reference, tokenizer=args.tokenizer, weighted=args.weighted, human=human,
+        paper=args.paper,
+    )  # fmt: skip
     paths = report.write_report(built, args.out, judgements=judgements, runs=runs)
     from mirror_hf.cards import render_evaluation_card
 

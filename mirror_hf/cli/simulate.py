@@ -106,6 +106,7 @@ def run_simulate(args) -> int:
     from mirror_hf.data.built import open_built
     from mirror_hf.llm import load_backend, parse_spec
     from mirror_hf.outputs import claim_output_dir
+    from mirror_hf.protocol import PROTOCOL_FILE
     from mirror_hf.schema import EVAL_PROFILES, FAILURE_REASONS, RUN_REPORT_FILE, SESSIONS_FILE
     from mirror_hf.simulation.client import ResistantClient
     from mirror_hf.simulation.faces import FolderFaces, IdentityFaces
@@ -117,7 +118,8 @@ def run_simulate(args) -> int:
     protocol, upstream = protocol_options(args)
     if args.faces and args.draw_faces:
         raise MirrorError("--faces and --draw-faces both choose the faces", fix="keep one")
-    claim_output_dir(args.out, command="simulate", markers=(SESSIONS_FILE, RUN_REPORT_FILE), force_flag=None)
+    markers = (SESSIONS_FILE, RUN_REPORT_FILE, PROTOCOL_FILE)  # protocol.json comes first: a run killed at once
+    claim_output_dir(args.out, command="simulate", markers=markers, force_flag=None)
     dataset, _, config = args.profiles.partition(":")
     profiles = open_built(dataset, config or EVAL_PROFILES)
     if args.sessions:

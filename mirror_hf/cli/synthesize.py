@@ -14,6 +14,7 @@ from mirror_hf.cli._options import (
     add_photomaker_arguments,
     add_reask_argument,
     backend_options,
+    check_stage_options,
     comma_list,
     counts,
     face_checks,
@@ -380,7 +381,7 @@ def run_screenplays(args) -> int:
 
 
 def run_pipeline(args) -> int:
-    from mirror_hf.cli import build_parser, main
+    from mirror_hf.cli import main
     from mirror_hf.outputs import claim_output_dir
     from mirror_hf.synthesis.pipeline import (
         PIPELINE_REPORT_FILE,
@@ -391,21 +392,7 @@ def run_pipeline(args) -> int:
 
     config = load_pipeline_config(args.config)
     stages = plan_pipeline(config)
-    parser = build_parser()
-    for stage in stages:  # every stage's options are checked before the first one runs
-        try:
-            _, unknown = parser.parse_known_args(list(stage.commands[-1]))
-        except SystemExit as err:  # argparse printed what it refused
-            raise MirrorError(
-                f"the {stage.name} stage's options are refused (argparse's message above): {stage.command}",
-                file=args.config,
-            ) from err
-        if unknown:
-            raise MirrorError(
-                f"`mirror-hf {' '.join(stage.argv[:2])}` has no option {unknown[0]!r} (the {stage.name} stage)",
-                file=args.config,
-                fix=f"keys are the command's options with _ for -: see mirror-hf {' '.join(stage.argv[:2])} --help",
-            )
+    check_stage_options(stages, args.config)
     if args.dry_run:
         print("\n".join(stage.command for stage in stages))
         return 0

@@ -270,9 +270,11 @@ def build_report(
     weighted: bool = False,
     human: dict[str, dict] | None = None,
     confidence: float = 0.95,
+    paper: bool = False,
 ) -> dict:
     """The report as JSON-ready data. ``judgements`` maps each judge's name to :func:`judge_runs`' output; the first
-    judge fills the tables, the others (and ``human``) are compared with it."""
+    judge fills the tables, the others (and ``human``) are compared with it. ``paper``: the paper's Tables 2-3
+    beside the runs whose names are the paper's therapists' (:mod:`mirror_hf.judges.published`)."""
     if reference is not None and reference not in {r.label for r in runs}:
         raise MirrorError(f"no run named {reference!r}", fix=f"use one of {[r.label for r in runs]}")
     judge_names = list(judgements)
@@ -365,7 +367,7 @@ def build_report(
             found = agreement(scores[judge_names[0]].get(instrument, {}), other_scores[instrument])
             agreements.append({"a": judge_names[0], "b": other, "instrument": instrument, **found})
 
-    return {
+    report = {
         "judge": judge_names[0],
         "judges": judge_names,
         "warnings": protocol_warnings(runs),
@@ -392,6 +394,11 @@ def build_report(
             for r in runs
         },
     }
+    if paper:
+        from mirror_hf.judges.published import compare
+
+        report["paper"] = compare(report)
+    return report
 
 
 def eval_results(report: dict, therapist: str, *, dataset: str = "multimodal-reframing/mirror") -> list:
@@ -507,6 +514,10 @@ def render_markdown(report: dict) -> str:
                 f"| {a['a']} | {a['b']} | {a['instrument']} | {a['n_units']} | {_num(a['icc_2_1'])} | "
                 f"{_num(a['krippendorff_alpha'])} |"
             )
+    if report.get("paper"):
+        from mirror_hf.judges.published import render_comparison
+
+        lines += render_comparison(report["paper"], TITLES)
     excluded = {label: t["excluded"] for label, t in therapists.items() if t["excluded"]}
     if excluded:
         lines.append(f"\nSessions left out (ended in failure): {excluded}")
