@@ -71,9 +71,9 @@ def test_reproduce_runs_every_stage_resumes_after_a_kill_and_sets_the_paper_besi
     tiny_lm,
     tiny_llava,
     upstream,
-    rubric_dir,
+    rubric_dir,  # noqa: F811
     tmp_path,
-    capsys,  # noqa: F811
+    capsys,
 ):
     built, _ = dialogues
     judge, camel = ScriptedServer(answer=judge_answer), ScriptedServer(answer=camel_answer)
