@@ -68,6 +68,9 @@ class Protocol:
     # A nonverbal-only client turn shows to the therapist as an empty "Client: " line (therapy.py:125, vlm.py:190).
     silent_client_lines: bool = True
     # -- the VLM therapist (mirror-llava/llava/chat/vlm.py)
+    # model_chat.py / mirror_counseling.sh --conv-mode vicuna_v1: the prompt opens with conv_vicuna_v1's system
+    # sentence (conversation.py), sent as a system message; off: the served model's template decides.
+    system_sentence: bool = True
     # vlm.py:54-79 generate: temperature 0.7, top_p 0.9, sampling, max_new_tokens=1024 whatever is asked (the eval
     # scripts' --temperature 0 and respond's max_tokens=128 are never read).
     therapist_temperature: float = 0.7
@@ -139,6 +142,8 @@ CORRECTED = Protocol(
     stage_directions="each",
     disengage_after=2,
     silent_client_lines=False,
+    system_sentence=False,  # the paper's prompts need none of the authors' files; a recipe-trained model's
+    # own template (conversation_format: llava_v1) still opens with the sentence
     therapist_temperature=0.0,  # the eval scripts ask for --temperature 0
     therapist_max_tokens=128,  # what respond() asks for
     answer_cleanup="robust",

@@ -181,6 +181,11 @@ class MirrorTherapist:
         self.sampling = {**self.protocol.therapist_sampling, **(sampling or {})}
         self.plan_retries = plan_retries
         self.prompts = counselor_prompts(upstream) if self.protocol.prompts == "upstream" else None
+        self.system = None  # LLaVA-v1's system sentence, sent first (the served model may not add it itself)
+        if self.protocol.system_sentence:
+            from mirror_hf.training.conversation import system_sentence
+
+            self.system = system_sentence(upstream)
 
     @property
     def id(self) -> str:
@@ -202,7 +207,10 @@ class MirrorTherapistSession:
 
     async def _ask(self, human_value: str, image, attempt: int = 0) -> str:
         sampling = {**self.therapist.sampling, **({"seed": attempt} if attempt else {})}
-        request = ChatRequest.of([llava_message(human_value, image)], **sampling)
+        messages = [llava_message(human_value, image)]
+        if self.therapist.system:
+            messages.insert(0, {"role": "system", "content": [{"type": "text", "text": self.therapist.system}]})
+        request = ChatRequest.of(messages, **sampling)
         return (await self.therapist.backend.chat(request)).text
 
     def _fields(self, history: str, **extra) -> dict:

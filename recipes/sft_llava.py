@@ -18,10 +18,12 @@ from trl import ModelConfig, ScriptArguments, TrlParser
 
 from mirror_hf.schema import RECIPE_FILE
 from mirror_hf.training.config import MirrorSFTConfig
+from mirror_hf.training.conversation import conversation_template
 from mirror_hf.training.lora import mirror_lora_config
 from mirror_hf.training.preflight import preflight
 from mirror_hf.training.recipe import add_length_column, last_checkpoint, recipe_card_renderer, resolved_config
 from mirror_hf.training.trainer import MirrorSFTTrainer
+from mirror_hf.upstream import resolve
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +37,11 @@ def main(script_args: ScriptArguments, training_args: MirrorSFTConfig, model_arg
         revision=training_args.dataset_revision,
     )
     processor = AutoProcessor.from_pretrained(model_args.model_name_or_path, revision=model_args.model_revision)
+    template = conversation_template(
+        training_args.conversation_format, resolve(training_args.upstream, training_args.upstream_pins)
+    )
+    if template is not None:  # the authors' LLaVA-v1 format, in training and (saved with the adapter) at inference
+        processor.chat_template = template
     model = AutoModelForImageTextToText.from_pretrained(
         model_args.model_name_or_path,
         revision=model_args.model_revision,

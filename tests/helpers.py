@@ -41,6 +41,7 @@ def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
         "report_to": "none",
         "seed": 0,
         "dataloader_num_workers": 0,
+        "conversation_format": "processor",  # the tiny processor's own template (llava_v1: test_conversation.py)
         **overrides,
     }
     path = tmp / "tiny.yaml"

@@ -62,7 +62,7 @@ def counselor_answer(body, n):
 
 def human_value(body) -> str:
     """A VLM request as LLaVA's human turn: the image first (``<image>``), then the text."""
-    content = body["messages"][0]["content"]
+    content = body["messages"][-1]["content"]
     assert [b["type"] for b in content] == ["image_url", "text"]
     return "<image>\n" + content[1]["text"]
 
@@ -138,6 +138,12 @@ def test_the_pec_counselor_plans_every_turn_and_sends_the_authors_prompts(upstre
     for request in requests:  # vlm.py generate: sampled at 0.7 / 0.9 with up to 1024 new tokens, whatever is asked
         body = request["body"]
         assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 1024)
+        # --conv-mode vicuna_v1: conv_vicuna_v1's system sentence first (the stand-in's conversation.py)
+        system = {
+            "role": "system",
+            "content": [{"type": "text", "text": "SYSTEM SENTENCE OF THE TESTS. It is two sentences."}],
+        }
+        assert body["messages"][0] == system and len(body["messages"]) == 2
 
     # the last response prompt, as the authors' code builds it from the same session
     last = max(i for i, t in enumerate(result.turns) if t.speaker == "therapist")  # what the last answer saw
@@ -162,6 +168,7 @@ def test_the_corrected_pec_counselor_plans_once(upstream, server_factory):
     plans = [r for r in requests if "Choose an appropriate CBT technique" in human_value(r["body"])]
     assert len(plans) == 1
     assert all((r["body"]["temperature"], r["body"]["max_tokens"]) == (0.0, 128) for r in requests)
+    assert all(len(r["body"]["messages"]) == 1 for r in requests)  # no system sentence: the model's template decides
 
 
 def test_the_p_counselor_plans_once_at_its_first_turn_with_the_image(upstream, server_factory):

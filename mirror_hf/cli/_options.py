@@ -157,16 +157,10 @@ def add_protocol_arguments(parser) -> None:
 
 def protocol_options(args):
     """(protocol, upstream) from :func:`add_protocol_arguments`'s options."""
-    import os
-
     from mirror_hf.protocol import get_protocol
-    from mirror_hf.upstream import ENV_CLONE, ENV_PINS, MIRROR
+    from mirror_hf.upstream import resolve
 
-    upstream = MIRROR
-    pins = args.upstream_pins or os.environ.get(ENV_PINS)
-    if pins:
-        upstream = upstream.with_pins(pins)
-    return get_protocol(args.protocol), upstream.with_clone(args.upstream or os.environ.get(ENV_CLONE))
+    return get_protocol(args.protocol), resolve(args.upstream, args.upstream_pins)
 
 
 def check_stage_options(stages, config_file: str) -> None:

@@ -32,6 +32,21 @@ class MirrorSFTConfig(SFTConfig):
         default=2, metadata={"help": "Batches collated and checked before the first step (0 disables)."}
     )
     dataset_revision: str | None = field(default=None, metadata={"help": "Hub revision of the dataset."})
+    conversation_format: str = field(
+        default="llava_v1",
+        metadata={
+            "help": "llava_v1: the authors' conversation format (LLaVA's --version v1: the Vicuna system sentence, "
+            "USER: / ASSISTANT:, </s> after the answer), read from their repository and saved with the adapter; "
+            "processor: the processor's own chat template (llava-hf's has no system sentence)."
+        },
+    )
+    upstream: str | None = field(
+        default=None,
+        metadata={"help": "A local clone of the authors' repository (nobel-postech/mirror) instead of fetching."},
+    )
+    upstream_pins: str | None = field(
+        default=None, metadata={"help": "JSON pins of another commit of the authors' repository (a fork, a fix)."}
+    )
     causal_only_attention: bool = field(
         default=True,
         metadata={

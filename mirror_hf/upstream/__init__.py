@@ -164,3 +164,13 @@ MIRROR = Upstream(
     },
     clone_env=ENV_CLONE,
 )
+
+
+def resolve(clone: str | Path | None = None, pins: str | Path | None = None) -> Upstream:
+    """The authors' repository as a user names it: :data:`MIRROR`, at other ``pins`` (else ``MIRROR_HF_UPSTREAM_PINS``),
+    read from a ``clone`` (else ``MIRROR_HF_UPSTREAM``)."""
+    upstream = MIRROR
+    pins = pins or os.environ.get(ENV_PINS)
+    if pins:
+        upstream = upstream.with_pins(pins)
+    return upstream.with_clone(clone or os.environ.get(ENV_CLONE))
