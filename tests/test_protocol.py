@@ -122,6 +122,11 @@ def test_the_authors_end_rule_and_bracket_rule_reach_the_session(upstream, serve
     assert result.end_reason == "client_ended" and result.exchanges == 2
     result, counselor, _ = _play(upstream, server_factory, variant="base")
     seen = human_value(counselor[-1]["body"])
+    last = max(i for i, t in enumerate(result.turns) if t.speaker == "therapist")
+    lines = [("Client" if t.speaker == "client" else "Therapist", t.text) for t in result.turns[:last]]
+    state = CounselorState(PROFILE["personal_info"], PROFILE["reason_for_seeking_counseling"], lines)
+    vlm = run_upstream(Path(upstream.clone), "mirror-llava/llava/chat/vlm.py")
+    assert seen == vlm["LlavaMirrorCounselor"].generate_response_instruction(state)  # the base prompt, exactly
     assert "Client: Really." in seen and "Nobody cares" not in seen  # from the first "[" to the last "]"
     assert "Client: \n" in seen  # the nonverbal opening, an empty line (therapy.py, remove_text_in_parentheses)
 
