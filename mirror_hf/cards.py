@@ -87,8 +87,10 @@ def render_dataset_card(
     ``images_removed`` says that a published copy carries no faces."""
     release = str(report["sources"]["release"])
     hub_id = re.fullmatch(r"[\w.-]+/[\w.-]+", release) and not release.startswith(("/", "."))
+    commit = report.get("release_commit")
     source_text = (
         f"the Hub dataset `{release}` (revision {report['sources'].get('revision') or 'main'})"
+        + (f" at commit `{commit}`" if commit else "")
         if hub_id
         else "a local copy of the release files"
     )

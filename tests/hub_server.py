@@ -3,7 +3,7 @@
 all below it, as ``HfFileSystem`` and so ``load_dataset("ORG/NAME")`` list them), ``hf_hub_download`` and
 ``snapshot_download`` use, over repositories kept in memory. Every request is recorded.
 
-Revisions are ``main`` and commit shas (no branches or tags). It is no stand-in for the Hub's rules (permissions, LFS
+Revisions are ``main``, commit shas and tags (no branches). It is no stand-in for the Hub's rules (permissions, LFS
 and Xet storage): it lets a test push with the real client libraries and pull the same bytes back.
 """
 
@@ -53,14 +53,15 @@ class Repo:
         self.files: dict[str, bytes] = {}
         self.commits: list[dict] = [{"sha": hashlib.sha1(repo_id.encode()).hexdigest(), "message": "initial commit"}]
         self.snapshots: dict[str, dict[str, bytes]] = {self.sha: {}}
+        self.tags: dict[str, str] = {}  # tag -> commit sha
 
     @property
     def sha(self) -> str:
         return self.commits[-1]["sha"]
 
     def at(self, revision: str | None) -> tuple[str, dict[str, bytes]] | None:
-        """(sha, files) at ``revision`` (main, or a commit sha); None for an unknown revision."""
-        sha = self.sha if revision in (None, "main") else revision
+        """(sha, files) at ``revision`` (main, a tag, or a commit sha); None for an unknown revision."""
+        sha = self.sha if revision in (None, "main") else self.tags.get(revision, revision)
         return (sha, self.snapshots[sha]) if sha in self.snapshots else None
 
 
@@ -133,6 +134,14 @@ class HubServer:
                             hub.repos[repo_type, repo_id] = Repo(repo_id, repo_type, private)
                     url = f"{hub.url}/{PREFIX[repo_type]}{repo_id}"
                     return self._json(409 if exists else 200, {"url": url, "name": repo_id, "error": "exists"})
+                tag = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)/tag/([^/]+)", path)
+                if tag:  # create_tag: the tag names the commit the revision resolves to
+                    repo = hub.repos.get((tag.group(1), tag.group(2)))
+                    found = repo.at(unquote(tag.group(3))) if repo else None
+                    if found is None:
+                        return self._error(404, f"no repo or revision {tag.group(2)}@{tag.group(3)}")
+                    repo.tags[json.loads(body)["tag"]] = found[0]
+                    return self._json(200, {"name": json.loads(body)["tag"]})
                 match = re.fullmatch(r"/api/(models|datasets|spaces)/(.+?)/(preupload|commit)/([^/]+)", path)
                 if not match:
                     return self._error(404, f"no route POST {path}")

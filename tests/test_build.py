@@ -175,3 +175,37 @@ def test_a_build_of_every_config_fingerprints_its_inputs_once(release_dir, celeb
     monkeypatch.setattr(mirror_hf.data.export, "input_fingerprint", counted)
     assert build(release_dir, celeba_dir, tmp_path / "mirror", "--turn-images", str(faces)) == 0
     assert len(calls) == 1
+
+
+def test_a_hub_release_is_downloaded_once_and_its_commit_recorded(release_dir, celeba_dir, tmp_path, monkeypatch):
+    """A build reads the release twice (its fingerprint, then its rows): one download, and the commit it got is in
+    the report and the card. huggingface_hub's snapshot_download is replaced by a copy into a folder named by a
+    commit, as its cache names snapshots (the loopback Hub test in test_hub.py runs the real one)."""
+    import huggingface_hub
+
+    from mirror_hf.data.export import build_dataset
+    from mirror_hf.data.release import _download_release
+    from mirror_hf.data.sources import BuildSources
+
+    calls = []
+
+    def snapshot_download(repo_id, repo_type, revision, allow_patterns):
+        calls.append((repo_id, repo_type, revision))
+        folder = tmp_path / "hub" / "snapshots" / ("ab12" * 10)
+        shutil.copytree(release_dir, folder, dirs_exist_ok=True)
+        return str(folder)
+
+    monkeypatch.setattr(huggingface_hub, "snapshot_download", snapshot_download)
+    _download_release.cache_clear()
+    try:
+        report = build_dataset(
+            BuildSources(release="me/mirror", celeba_dir=str(celeba_dir), revision="v1.0"),
+            tmp_path / "out",
+            ("dialogues",),
+            progress=False,
+        )
+    finally:
+        _download_release.cache_clear()
+    assert calls == [("me/mirror", "dataset", "v1.0")]
+    assert report["release_commit"] == "ab12" * 10
+    assert "(revision v1.0) at commit `" + "ab12" * 10 + "`" in (tmp_path / "out" / "README.md").read_text()

@@ -240,8 +240,9 @@ print(j.num_rows, sorted(set(j["item"]))[:2], j.features["score"].dtype)
 
 
 def test_build_from_the_release_on_the_hub_at_a_pinned_revision(hub, celeba_dir, tmp_path):
-    """`mirror-hf build --release ORG/NAME [--revision SHA]` downloads the release files from the Hub: the latest by
-    default, exactly the pinned commit with --revision, and a clear error for a revision that does not exist."""
+    """`mirror-hf build --release ORG/NAME [--revision SHA|TAG]` downloads the release files from the Hub: the latest
+    by default, exactly the pinned commit or tag with --revision (the commit read recorded in the report and the
+    card), and a clear error for a revision that does not exist."""
     first = write_release(tmp_path / "v1", DIALOGUES, RELEASE_PROFILES)
     second = write_release(tmp_path / "v2", DIALOGUES[:3], RELEASE_PROFILES)
     upload = """
@@ -251,6 +252,8 @@ api = HfApi()
 api.create_repo("multimodal-reframing/mirror", repo_type="dataset", exist_ok=True)
 for folder in sys.argv[1:]:
     print(api.upload_folder(repo_id="multimodal-reframing/mirror", repo_type="dataset", folder_path=folder).oid)
+    if folder == sys.argv[1]:
+        api.create_tag("multimodal-reframing/mirror", repo_type="dataset", tag="v1.0")
 """
     shas = python(hub, upload, tmp_path / "h", str(first), str(second)).split()
     assert len(shas) == 2
@@ -259,12 +262,25 @@ for folder in sys.argv[1:]:
         args = ["build", "--release", "multimodal-reframing/mirror", *revision, "--celeba-dir", str(celeba_dir)]
         return cli(hub, *args, "--out", str(tmp_path / out), "--quiet", home=tmp_path / "h")
 
-    for out, revision, rows in (("latest", (), 3), ("pinned", ("--revision", shas[0]), len(DIALOGUES))):
+    cases = (
+        ("latest", (), 3, shas[1]),
+        ("pinned", ("--revision", shas[0]), len(DIALOGUES), shas[0]),
+        ("tagged", ("--revision", "v1.0"), len(DIALOGUES), shas[0]),
+    )
+    for out, revision, rows, commit in cases:
+        hub.requests.clear()
         done = build(out, *revision)
         assert done.returncode == 0, done.stderr[-2000:]
         assert load_dataset(str(tmp_path / out), "dialogues", split="train").num_rows == rows
         card = (tmp_path / out / "README.md").read_text()
-        assert f"the Hub dataset `multimodal-reframing/mirror` (revision {revision[1] if revision else 'main'})" in card
+        named = f"the Hub dataset `multimodal-reframing/mirror` (revision {revision[1] if revision else 'main'})"
+        assert f"{named} at commit `{commit}`" in card
+        report = json.loads((tmp_path / out / "build_report.json").read_text())
+        assert report["release_commit"] == commit and report["sources"]["revision"] == (
+            revision[1] if revision else None
+        )
+        asked = [path for method, path in hub.requests if method == "GET" and "/api/datasets/multimodal" in path]
+        print(out, asked)
     missing = build("missing", "--revision", "0" * 40)
     assert missing.returncode == 2 and "could not download the Hub dataset" in missing.stderr
 

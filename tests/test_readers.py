@@ -248,3 +248,41 @@ def test_missing_release_files(tmp_path):
     with pytest.raises(MirrorError, match="neither an existing file or folder nor a Hub dataset id"):
         load(tmp_path / "nope" / "deeper")
     assert PROFILES  # the shared fixtures are in use
+
+
+def test_a_line_under_the_clients_name_is_a_client_line_and_its_face_stays_on_it(tmp_path, celeba_dir):
+    """The authors' parser (mirror/step2/postprocess.py) keeps a screenplay line whose speaker is the client's
+    full, first or last name, and what came after treats it as the client's: its turn and its face stay aligned."""
+    from PIL import Image as PILImage
+
+    from mirror_hf.data.export import build_dataset
+    from mirror_hf.data.sources import BuildSources
+    from mirror_hf.data.turn_images import turn_image_name
+
+    nora = DIALOGUES[0]  # "Nora Vale is a 31-year-old ..."
+    # "Nora: [Shrugs] ..." and "Nora Vale: [Half smiles] ...": the client's first and full name, with a direction
+    renamed = [("Nora" if t == 3 else "Nora Vale" if t == 7 else s, d, x) for t, (s, d, x) in enumerate(nora["turns"])]
+    release = write_release(tmp_path / "release", [{**nora, "turns": renamed}], PROFILES)
+    faces = tmp_path / "faces" / idx_of(nora)
+    faces.mkdir(parents=True)
+    client_turns = [t for t, (s, _, _) in enumerate(nora["turns"]) if s == "Client"]
+    for t in client_turns:
+        PILImage.new("RGB", (16, 16), (t * 20, 90, 90)).save(faces / turn_image_name(t, f"{nora['image']:06d}.jpg"))
+    sources = BuildSources(release=str(release), celeba_dir=str(celeba_dir), turn_images=str(tmp_path / "faces"))
+    report = build_dataset(sources, tmp_path / "out", ("dialogues",), progress=False)
+    assert report["inputs"].get("turn_images_on_therapist_turns", 0) == 0
+    assert report["inputs"]["client_turns_with_image"] == len(client_turns) and not report["fallback_rows"]
+    row = load_dataset(str(tmp_path / "out"), "dialogues", split="train")[0]
+    assert [t["speaker"] for t in row["turns"]] == [s.lower() for s, _, _ in nora["turns"]]
+    assert all((t["image"] is not None) == (t["speaker"] == "client") for t in row["turns"])
+
+    # the raw screenplay, read when proc_dialogue cannot be: the same rule, and the row named in the report
+    with (release / "mirror_data.csv").open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    rows[0]["proc_dialogue"] = "[{'speaker': 'Therapist', broken"
+    write_csv(release / "mirror_data.csv", rows)
+    report = build_dataset(sources, tmp_path / "out2", ("dialogues",), progress=False)
+    assert report["inputs"].get("turn_images_on_therapist_turns", 0) == 0
+    assert [f["idx"] for f in report["fallback_rows"]] == [idx_of(nora)]
+    assert "neither JSON nor a Python literal" in report["fallback_rows"][0]["reason"]
+    assert report["fallback_rows"][0]["row"] == 1

@@ -28,6 +28,7 @@ from pathlib import Path
 from mirror_hf import __version__
 from mirror_hf.cards import render_dataset_card
 from mirror_hf.data.builder import MirrorBuilder
+from mirror_hf.data.release import release_commit
 from mirror_hf.data.sources import BuildSources, input_fingerprint, load_release
 from mirror_hf.errors import MirrorError
 from mirror_hf.outputs import claim_output_dir
@@ -107,9 +108,11 @@ def _build(sources, release, out: Path, configs, fingerprint: str, started: floa
             "fingerprint": fingerprint,
             "cached": False,
             "sources": asdict(sources),
+            "release_commit": release_commit(sources.release, sources.revision),  # the Hub commit read, or None
             "files_read": release.files,
             "configs": config_reports,
             "skipped_rows": [s.to_dict() for s in release.skipped],
+            "fallback_rows": release.fallbacks,  # turns read from the raw screenplay: which rows, and why
             "inputs": dict(sorted(release.stats.items())),
             "seconds": None,
         }
@@ -214,6 +217,10 @@ def summarize(report: dict) -> str:
         by = {k.removeprefix("filtered_out_by_"): v for k, v in inputs.items() if k.startswith("filtered_out_by_")}
         lines.append(f"  dialogues left out by the filters: {inputs.get('filtered_out', 0)} {by or ''}".rstrip())
     lines.append(f"  skipped rows: {len(report['skipped_rows'])}")
+    fallbacks = report.get("fallback_rows", [])
+    if fallbacks:
+        lines.append(f"  rows read from the raw screenplay (proc_dialogue unreadable): {len(fallbacks)}")
+        lines += [f"    row {f['row']} ({f['idx']}): {f['reason']}" for f in fallbacks[:5]]
     for s in report["skipped_rows"][:10]:
         lines.append(f"    {s['file']} row {s['row']} ({s['idx']}) {s['field']}: {s['error']}")
     lines.append(

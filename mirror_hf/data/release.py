@@ -23,6 +23,7 @@ import math
 import re
 import sys
 from collections.abc import Callable, Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ _MISSING = {"", "nan", "none", "null"}
 
 
 def resolve_release(spec: str | Path, revision: str | None = None) -> Path:
-    """A local folder or file, or a Hub dataset id (downloaded with huggingface_hub at ``revision``)."""
+    """A local folder or file, or a Hub dataset id (downloaded with huggingface_hub at ``revision``, once per
+    process: a build asks again for its fingerprint and its rows)."""
     from mirror_hf.data.built import looks_local
 
     path = Path(spec).expanduser()
@@ -82,20 +84,33 @@ def resolve_release(spec: str | Path, revision: str | None = None) -> Path:
             "Hub dataset id (org/name)",
             fix=f"give {expected}",
         )
+    return _download_release(str(spec), revision, expected)
+
+
+@lru_cache(maxsize=8)
+def _download_release(repo_id: str, revision: str | None, expected: str) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
         local = snapshot_download(
-            str(spec), repo_type="dataset", revision=revision, allow_patterns=["*.csv", "*.json", "README.md"]
+            repo_id, repo_type="dataset", revision=revision, allow_patterns=["*.csv", "*.json", "README.md"]
         )
     except Exception as err:  # offline, gated, unknown repo: all need the same advice
         reason = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise MirrorError(
-            f"there is no local folder {str(spec)!r}, and could not download the Hub dataset {spec} "
+            f"there is no local folder {repo_id!r}, and could not download the Hub dataset {repo_id} "
             f"(revision {revision or 'main'}): {reason}",
             fix=f"check the path, or the id and your network / HF_TOKEN; give {expected}",
         ) from err
     return Path(local)
+
+
+def release_commit(spec: str | Path, revision: str | None = None) -> str | None:
+    """The commit a Hub release was read at (huggingface_hub's snapshot folder is named by it); None for a local
+    folder."""
+    if Path(spec).expanduser().exists():
+        return None
+    return resolve_release(spec, revision).name
 
 
 def find_release_file(folder: Path, candidates: tuple[str, ...]) -> Path | None:
@@ -200,14 +215,32 @@ def _int(value: Any) -> int | None:
     return None if text is None else int(float(text))
 
 
-def parse_screenplay(text: str) -> list[Turn]:
-    """Parse ``Therapist: [direction] statement`` / ``Client: ...`` lines with the authors' grammar."""
+def client_name(personal_info: str | None) -> str | None:
+    """The client's name as the authors' parser reads it: ``personal_info`` up to `` is a`` (postprocess.py)."""
+    if not personal_info or " is a" not in personal_info:
+        return None
+    return personal_info.split(" is a", 1)[0].strip() or None
+
+
+def _name_speakers(name: str | None) -> set[str]:
+    """The speaker labels that are the client: its full name, and each of its words (first and last name)."""
+    return {name, *name.split()} if name else set()
+
+
+def parse_screenplay(text: str, name: str | None = None) -> list[Turn]:
+    """Parse ``Therapist: [direction] statement`` / ``Client: ...`` lines with the authors' grammar
+    (``mirror/step2/postprocess.py``): a line that names neither speaker but starts with the client's full, first
+    or last name and a ``[direction]`` (``Victoria: [Sighs] ...``) is the client's."""
+    speakers = _name_speakers(name)
+    named = re.compile(rf"^({'|'.join(map(re.escape, sorted(speakers, key=len, reverse=True)))}):\s*\[(.*?)\]\s*(.*)")
     turns = []
     for line in text.splitlines():
         line = line.strip()
         match = _LINE_WITH_DIRECTION.match(line)
         if match:
             speaker, direction, statement = match.groups()
+        elif speakers and "Client" not in line and "Therapist" not in line and (match := named.match(line)):
+            (_, direction, statement), speaker = match.groups(), "client"
         else:
             match = _LINE_PLAIN.match(line)
             if not match:
@@ -217,8 +250,9 @@ def parse_screenplay(text: str) -> list[Turn]:
     return turns
 
 
-def parse_proc_dialogue(value: Any) -> list[Turn]:
-    """``proc_dialogue`` as a list, a JSON string or a Python literal; raises ValueError when unreadable."""
+def parse_proc_dialogue(value: Any, name: str | None = None) -> list[Turn]:
+    """``proc_dialogue`` as a list, a JSON string or a Python literal; raises ValueError when unreadable. A speaker
+    that is the client's full, first or last name (``name``) is the client, as the authors' parser wrote it."""
     items = value
     if isinstance(value, str):
         try:
@@ -234,7 +268,8 @@ def parse_proc_dialogue(value: Any) -> list[Turn]:
     for i, item in enumerate(items):
         if not isinstance(item, dict) or "speaker" not in item or "statement" not in item:
             raise ValueError(f"turn {i} is not a {{speaker, stage_direction, statement}} object: {item!r:.80}")
-        speaker = _SPEAKERS.get(str(item["speaker"]).strip().lower())
+        said = str(item["speaker"]).strip()
+        speaker = _SPEAKERS.get(said.lower()) or ("client" if said in _name_speakers(name) else None)
         if speaker is None:
             raise ValueError(f"turn {i} has unknown speaker {item['speaker']!r}; expected Therapist or Client")
         turns.append(Turn(speaker, str(item["statement"]).strip(), _text(item.get("stage_direction"))))
@@ -317,17 +352,22 @@ def celeba_file_name(value: str) -> str:
     return f"{int(stem):06d}.jpg" if stem.isdigit() else name
 
 
-def read_dialogues(path: Path, on_row_error: Callable[[MirrorError], None]) -> list[tuple[Dialogue, str | None]]:
+def read_dialogues(
+    path: Path, on_row_error: Callable[[MirrorError], None], fallbacks: list | None = None
+) -> list[tuple[Dialogue, str | None]]:
     """Dialogues of a training file, each with its raw CelebA link (``celeba_idx`` column) if any.
 
     ``on_row_error`` receives each row-level error; it re-raises to stop, or records the row to skip it.
+    ``fallbacks`` gets ``{file, row, idx, reason}`` for each row whose turns came from the raw screenplay.
     """
     out = []
     for number, row, cols in _rows(path, DIALOGUE_REQUIRED, DIALOGUE_ONE_OF):
         try:
             fields = _profile_fields(path, number, row, cols)
             link = fields.pop("celeba_link")
-            turns = _turns(path, number, row, cols, fields["idx"])
+            turns, fallback = _turns(path, number, row, cols, fields["idx"], client_name(fields["personal_info"]))
+            if fallback is not None and fallbacks is not None:
+                fallbacks.append({"file": path.name, "row": number, "idx": fields["idx"], "reason": fallback})
             if not fields["cbt_plan"]:
                 raise MirrorError("empty value", file=str(path), row=number, field=cols["cbt_plan"], idx=fields["idx"])
             out.append((Dialogue(**fields, turns=turns), link))
@@ -349,22 +389,23 @@ def read_profiles(path: Path, on_row_error: Callable[[MirrorError], None]) -> li
     return out
 
 
-def _turns(path: Path, number: int, row: dict, cols: dict, idx: str) -> list[Turn]:
+def _turns(path: Path, number: int, row: dict, cols: dict, idx: str, name: str | None) -> tuple[list[Turn], str | None]:
+    """The row's turns, and why the raw screenplay was read instead of ``proc_dialogue`` (None when it was not)."""
     errors = []
     raw = row.get(cols["proc_dialogue"]) if "proc_dialogue" in cols else None
     if isinstance(raw, list) or _text(raw) is not None:
         try:
-            return parse_proc_dialogue(raw)
+            return parse_proc_dialogue(raw, name), None
         except ValueError as err:
             errors.append(f"{cols['proc_dialogue']}: {err}")
     if "dialogue" in cols and _text(row.get(cols["dialogue"])):
-        turns = parse_screenplay(str(row[cols["dialogue"]]))
+        turns = parse_screenplay(str(row[cols["dialogue"]]), name)
         if turns:
             if errors:
                 logger.warning(
                     "%s row %d (%s): %s; parsed the raw screenplay instead", path.name, number, idx, errors[0]
                 )
-            return turns
+            return turns, errors[0] if errors else "no proc_dialogue: the raw screenplay read"
         errors.append(f"{cols['dialogue']}: no 'Therapist:' / 'Client:' lines")
     field = cols.get("proc_dialogue") or cols.get("dialogue")
     raise MirrorError(

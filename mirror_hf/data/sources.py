@@ -72,6 +72,7 @@ class LoadedRelease:
     files: dict[str, str]  # role -> path actually read
     skipped: list[SkippedRow] = field(default_factory=list)
     stats: Counter = field(default_factory=Counter)
+    fallbacks: list[dict] = field(default_factory=list)  # rows whose turns came from the raw screenplay, and why
 
     def identity_bytes(self, record: Profile) -> bytes | None:
         if self.celeba is None or record.celeba_image is None:
@@ -145,7 +146,8 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
         logger.warning("skipping: %s", err)
         skipped.append(err.as_skip())
 
-    dialogues = read_dialogues(train_file, on_row_error) if train_file else []
+    fallbacks: list[dict] = []
+    dialogues = read_dialogues(train_file, on_row_error, fallbacks) if train_file else []
     stats: Counter = Counter()
     if sources.filters:
         dialogues = _drop_filtered(dialogues, read_rejected(sources.filters), stats)
@@ -181,7 +183,7 @@ def _load_release(sources: BuildSources, fingerprint: str) -> LoadedRelease:
     bar.close()
     stats["turn_image_folders_without_dialogue"] = len(turn_index)
     files = {"train": str(train_file) if train_file else None, "test": str(test_file) if test_file else None}
-    return LoadedRelease(kept_dialogues, kept_profiles, celeba, files, skipped, stats)
+    return LoadedRelease(kept_dialogues, kept_profiles, celeba, files, skipped, stats, fallbacks)
 
 
 def _annotations_needed(rows: list, link_kind_of: str) -> list[str]:

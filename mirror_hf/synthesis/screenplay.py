@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from mirror_hf import __version__
-from mirror_hf.data.release import TRAIN_FILES, parse_screenplay
+from mirror_hf.data.release import TRAIN_FILES, client_name, parse_screenplay
 from mirror_hf.journal import done_and_tried, read_records, record_each
 from mirror_hf.llm import ask_until_read
 from mirror_hf.prompts import load_prompt
@@ -60,12 +60,12 @@ def render_screenplay_messages(profile: dict) -> list[dict]:
     ]
 
 
-def parse_generated_screenplay(text: str) -> list[dict]:
-    """The turns of a generated screenplay (``speaker``, ``stage_direction``, ``statement``); ValueError when it
-    has fewer than two or only one speaker."""
+def parse_generated_screenplay(text: str, name: str | None = None) -> list[dict]:
+    """The turns of a generated screenplay (``speaker``, ``stage_direction``, ``statement``; a line under the
+    client's ``name`` is the client's); ValueError when it has fewer than two or only one speaker."""
     turns = [
         {"speaker": t.speaker, "stage_direction": t.stage_direction, "statement": t.statement}
-        for t in parse_screenplay(text)
+        for t in parse_screenplay(text, name)
     ]
     if len(turns) < 2 or {t["speaker"] for t in turns} != {"therapist", "client"}:
         raise ValueError(f"{len(turns)} screenplay line(s), speakers {sorted({t['speaker'] for t in turns})}")
@@ -79,9 +79,11 @@ async def write_screenplay(
     asked again with a new seed up to ``reasks`` times, then recorded as a failure. ``earlier``: the answers a past
     run could not read (a retry goes on with new seeds)."""
     messages = render_screenplay_messages(profile)
+    name = client_name(profile.get("personal_info"))
     answer = await ask_until_read(
-        backend, messages, parse_generated_screenplay, reasks=reasks, sampling=sampling, earlier=earlier
-    )
+        backend, messages, lambda text: parse_generated_screenplay(text, name), reasks=reasks, sampling=sampling,
+        earlier=earlier,
+    )  # fmt: skip
     return {
         "idx": profile["idx"],
         "text": answer.text,
