@@ -18,7 +18,6 @@ from mirror_hf.synthesis.filters import (
     copy_paste_problems,
     longest_run,
     pos_problems,
-    sentences,
 )
 
 
@@ -64,20 +63,31 @@ def test_pos_repetition_is_more_than_three_equal_tags_in_a_row():
 def test_copy_paste_finds_profile_and_plan_sentences_repeated_verbatim():
     profile = {
         "personal_info": "Mark Stone is a baker. Mark Stone is currently Married. Has two kids.",
+        "personality": "The client exhibits the personality trait of 'Cognitive Resistance'. Rejects advice.",
         "cbt_plan": "1. Evidence: We will weigh the evidence together.\n2. Record: Note what went well.",
         "reason_for_seeking_counseling": "Work stress keeps me up.",
     }
-    assert sentences(profile["cbt_plan"]) == ["1.", "Evidence: We will weigh the evidence together.", "2.", "Record:"
-                                              " Note what went well."]  # fmt: skip
-    copied = dialogue(*EIGHT[:3], "Well, mark stone is  currently married, you know.", *EIGHT[4:], **profile)
-    assert copy_paste_problems(copied) == ["turn 3 repeats personal_info: 'mark stone is currently married'"]
-    quoted = dialogue(*EIGHT[:2], "Evidence: we will weigh the evidence together!", *EIGHT[3:], **profile)
-    assert copy_paste_problems(quoted) == ["turn 2 repeats cbt_plan: 'evidence: we will weigh the evidence together'"]
-    short = dialogue(*EIGHT[:3], "Has two kids.", *EIGHT[4:], **profile)  # under 4 words: no copy
-    assert copy_paste_problems(short) == []
-    assert copy_paste_problems(short, FilterRules(copy_paste_min_words=3)) == [
-        "turn 3 repeats personal_info: 'has two kids'"
+    # the authors' rule (their notebook): the personality sentence too, exactly as it is, however short
+    said = dialogue(*EIGHT[:3], "I guess The client exhibits the personality trait of 'Cognitive Resistance'.",
+                    *EIGHT[4:], **profile)  # fmt: skip
+    assert copy_paste_problems(said) == [
+        "turn 3 repeats personality: \"The client exhibits the personality trait of 'Cognitive Resistance'.\""
     ]
+    assert copy_paste_problems(said, FilterRules(copy_paste_fields=("personal_info", "cbt_plan"))) == []
+    short = dialogue(*EIGHT[:3], "Has two kids.", *EIGHT[4:], **profile)
+    assert copy_paste_problems(short) == ["turn 3 repeats personal_info: 'Has two kids.'"]
+    assert copy_paste_problems(short, FilterRules(copy_paste_min_words=4)) == []  # under 4 words: no copy
+    # case and spacing: a copy only with copy_paste_fold_case (ours)
+    copied = dialogue(*EIGHT[:3], "Well, mark stone is  currently married, you know.", *EIGHT[4:], **profile)
+    assert copy_paste_problems(copied) == []
+    folded = FilterRules(copy_paste_fold_case=True, copy_paste_min_words=4)
+    assert copy_paste_problems(copied, folded) == ["turn 3 repeats personal_info: 'mark stone is currently married'"]
+    quoted = dialogue(*EIGHT[:2], "Evidence: we will weigh the evidence together!", *EIGHT[3:], **profile)
+    assert copy_paste_problems(quoted, folded) == [
+        "turn 2 repeats cbt_plan: 'evidence: we will weigh the evidence together'"
+    ]
+    numbered = dialogue(*EIGHT[:2], "Step 1. is easy.", *EIGHT[3:], **profile)  # a plan's "1." is not matched
+    assert copy_paste_problems(numbered) == []
 
 
 # Dialogues written for these tests, each made to fail one filter (or none); every word is in the tagger's lexicon.
@@ -107,7 +117,8 @@ CASES = {
         13,
         "behavioral",
         3,
-        interleave(THERAPIST, [*CLIENT[:1], "Well, Mark Stone is currently Married, you know.", *CLIENT[2:]]),
+        # the sentence as it stands, its full stop included: the authors' rule matches it exactly
+        interleave(THERAPIST, [*CLIENT[:1], "Well, Mark Stone is currently Married. You know.", *CLIENT[2:]]),
         personal_info="Mark Stone is a baker. Mark Stone is currently Married.",
     ),
     "basic": case(14, "none", 4, interleave(["Hmm.", *THERAPIST[1:3]], CLIENT[:3])),

@@ -133,8 +133,20 @@ def _register_filter(steps) -> None:
         "--copy-paste-fields",
         default=",".join(FilterRules.copy_paste_fields),
         metavar="A,B",
-        help="the profile fields whose sentences an utterance must not repeat (default: %(default)s; the authors' "
-        "notebook also matched personality)",
+        help="the profile fields whose sentences an utterance must not repeat (default: %(default)s, the authors' "
+        "notebook's)",
+    )
+    filter_.add_argument(
+        "--copy-paste-min-words",
+        type=int,
+        default=FilterRules.copy_paste_min_words,
+        metavar="N",
+        help="match only sentences of N words or more (default 0: any, as the authors; 4 keeps 'Thursday.' out)",
+    )
+    filter_.add_argument(
+        "--copy-paste-fold-case",
+        action="store_true",
+        help="match case, spacing and curly quotes aside (the authors matched exactly)",
     )
     filter_.add_argument("--canary", metavar="MODEL", help="Canary converted by convert-canary (folder or Hub id)")
     filter_.add_argument(
@@ -269,7 +281,10 @@ def run_filter(args) -> int:
         unknown_fields = sorted(set(fields) - set(COPY_PASTE_FIELDS))
         raise MirrorError(f"--copy-paste-fields {unknown_fields}", fix=f"use some of {', '.join(COPY_PASTE_FIELDS)}")
     claim_output_dir(args.out, command="synthesize filter", markers=(FILTERS_FILE, FILTER_REPORT_FILE), force_flag=None)
-    rules = FilterRules(canary_speakers=speakers, wai_threshold=args.wai_threshold, copy_paste_fields=fields)
+    rules = FilterRules(
+        canary_speakers=speakers, wai_threshold=args.wai_threshold, copy_paste_fields=fields,
+        copy_paste_min_words=args.copy_paste_min_words, copy_paste_fold_case=args.copy_paste_fold_case,
+    )  # fmt: skip
     tagger = canary = judge = items = turn_faces = None  # models load before any dialogue is read: fail fast
     image_checks = face_checks(args)
     if "pos_repetition" in filters:

@@ -8,10 +8,12 @@ where it does not, with a rejection-rate report to hold against the paper's numb
 - ``pos_repetition``: no utterance with more than 3 identical part-of-speech tags in a row (spaCy; Penn tags by
   default). The authors' notebook (``mirror/notebook/filter_generated_dialogue.ipynb``, cells 12-14) tags each raw
   screenplay line with NLTK's perceptron tagger, a bracket or quote token resetting the count.
-- ``copy_paste``: no sentence of the profile or plan (personal information, distorted thought, reason for
-  counseling, CBT plan) appears verbatim in an utterance (case and spacing aside). Sentences under 4 words are not
-  matched: ours, so that ``Thursday.`` is no copy. The authors' notebook (cell 30) also matches the personality
-  sentence, case-sensitively and with no floor.
+- ``copy_paste``: no sentence of the profile or plan (personal information, personality, reason for counseling,
+  distorted thought, CBT plan) appears verbatim in an utterance, as the authors' notebook matched them
+  (``mirror/notebook/filter_generated_dialogue.ipynb``, cells 29-31: split after ``.``, ``!`` or ``?``, found as
+  it is in the statement, case and length as they come, sentences starting ``0.`` to ``10.`` left out). Options of
+  ours: ``copy_paste_fold_case`` (case, spacing and curly quotes aside) and ``copy_paste_min_words`` (4 keeps
+  ``Thursday.`` from counting as a copy).
 - ``canary``: no therapist utterance that Canary labels ``__needs_caution__`` or ``__needs_intervention__``
   (:mod:`mirror_hf.synthesis.canary`; the authors labelled client turns, a bug).
 - ``wai``: the mean of the 12 WAI items (:mod:`mirror_hf.judges.wai`) mapped onto 0-1 by ``(mean - 1) / 4`` must
@@ -76,7 +78,6 @@ NOTEBOOK_DROPPED = {"before filtering": 41223, "pos_repetition": 424, "canary": 
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z]+)?")
 # words a filler-only line is made of ("mm-hmm" reads as mm, hmm)
 _FILLERS = {"um", "uh", "huh", "hmm", "hm", "mm", "mhm", "er", "ah", "oh", "okay", "ok", "so", "well"}
-_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 _QUOTES = str.maketrans({"’": "'", "‘": "'", "“": '"', "”": '"'})
 
 
@@ -131,20 +132,24 @@ def _normalized(text: str) -> str:
     return " ".join(text.lower().translate(_QUOTES).split()).strip(" .!?;:,")
 
 
-def sentences(text: str | None) -> list[str]:
-    return [s.strip() for s in _SENTENCE_END.split(text or "") if s.strip()]
+_AUTHORS_SENTENCE_END = re.compile(r"(?<=[.!?])\s+")  # the notebook's split_into_sentences (cell 29)
+_PLAN_STEP = tuple(f"{n}." for n in range(11))  # cell 31: a sentence starting "0." to "10." is not matched
 
 
 def copy_paste_problems(dialogue: dict, rules: FilterRules = FilterRules()) -> list[str]:
-    """Profile or plan sentences an utterance repeats verbatim."""
+    """Profile or plan sentences an utterance repeats verbatim: as the authors' notebook matched them (exact, any
+    length, plan step numbers aside), or with ``copy_paste_fold_case`` and ``copy_paste_min_words``, ours."""
+    same = _normalized if rules.copy_paste_fold_case else str
     sources = []
     for field in rules.copy_paste_fields:
-        for sentence in sentences(dialogue.get(field)):
-            if len(words(sentence)) >= rules.copy_paste_min_words:
-                sources.append((field, _normalized(sentence)))
+        for sentence in _AUTHORS_SENTENCE_END.split(dialogue.get(field) or ""):
+            sentence = sentence.strip()
+            if not sentence or sentence.startswith(_PLAN_STEP) or len(words(sentence)) < rules.copy_paste_min_words:
+                continue
+            sources.append((field, same(sentence)))
     problems = []
     for t, turn in enumerate(dialogue["turns"]):
-        statement = _normalized(turn.get("statement") or "")
+        statement = same(turn.get("statement") or "")
         for field, sentence in sources:
             if sentence and sentence in statement:
                 problems.append(f"turn {t} repeats {field}: {sentence!r}")
@@ -623,7 +628,6 @@ __all__ = [
     "pos_problems",
     "read_face_verdicts",
     "render_filter_markdown",
-    "sentences",
     "wai_transcript",
     "words",
     "write_filter_report",

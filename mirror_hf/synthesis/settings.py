@@ -41,13 +41,17 @@ class FilterRules:
     max_words: int = 100
     min_distinct_share: float = 0.5
     max_pos_run: int = 3
+    # the authors' notebook (filter_generated_dialogue.ipynb, cells 29-31): these five fields, a sentence found
+    # verbatim (case-sensitive) in a statement, however short, numbered plan steps ("1.") aside
     copy_paste_fields: tuple[str, ...] = (
         "personal_info",
-        "distorted_thought",
+        "personality",
         "reason_for_seeking_counseling",
+        "distorted_thought",
         "cbt_plan",
     )
-    copy_paste_min_words: int = 4
+    copy_paste_min_words: int = 0  # ours, as an option: 4 keeps "Thursday." from counting as a copy
+    copy_paste_fold_case: bool = False  # ours, as an option: case, spacing and curly quotes aside
     canary_speakers: tuple[str, ...] = ("therapist",)
     wai_threshold: float = 0.3  # on (mean - 1) / 4
 
@@ -56,7 +60,7 @@ class FilterRules:
         fields = {
             "basic": ("min_turns", "max_turns", "max_words", "min_distinct_share"),
             "pos_repetition": ("max_pos_run",),
-            "copy_paste": ("copy_paste_fields", "copy_paste_min_words"),
+            "copy_paste": ("copy_paste_fields", "copy_paste_min_words", "copy_paste_fold_case"),
             "canary": ("canary_speakers",),
         }.get(name, ())
         return {f: getattr(self, f) for f in fields}
