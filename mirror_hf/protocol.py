@@ -37,6 +37,7 @@ _CHOICES = {
     "plan_parser": ("upstream", "robust"),
     "p_layout": ("inference", "training"),
     "camel_prompt": ("as_user_message", "as_messages"),
+    "expression_example_role": ("assistance", "assistant"),
 }
 
 
@@ -95,6 +96,12 @@ class Protocol:
     # -- the text baselines (llm_therapist/src/agents/llama.py:142-220): agent_cactus_llama3.txt holds Llama-3's
     # own header tokens and is sent as one user message, so the chat template wraps them again.
     camel_prompt: str = "as_user_message"
+    # -- the data pipeline (mirror/): run_step2.py:62 passes the family details through str.capitalize(), which
+    # lower-cases all but their first letter ("Has a sister, Anna" -> "Has a sister, anna"), and adds a final "."
+    family_capitalize: bool = True
+    # mirror/src/prompts/__init__.py build_message_for_llama: the one-shot example's answer is sent under the role
+    # "assistance" (sic); a chat template renders it as written, an OpenAI-style server may refuse it.
+    expression_example_role: str = "assistance"
 
     def __post_init__(self):
         for key, allowed in _CHOICES.items():
@@ -152,6 +159,8 @@ CORRECTED = Protocol(
     plan_parser="robust",
     p_layout="training",
     camel_prompt="as_messages",
+    family_capitalize=False,
+    expression_example_role="assistant",
 )
 PROTOCOLS = {p.name: p for p in (AUTHORS, CORRECTED)}
 

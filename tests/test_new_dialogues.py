@@ -150,6 +150,7 @@ def test_screenplays_cli_writes_release_files_that_build_reads(tmp_path, celeba_
     out = tmp_path / "new"
     server = ScriptedServer(answer=screenplay_for)
     args = ["synthesize", "screenplays", "--cactus", str(cactus), "--celeba-dir", str(celeba_dir), "--out", str(out)]
+    args += ["--protocol", "corrected"]  # the stand-in model reads the paper's prompt (the authors': test_protocol)
     args += ["--model", f"gpt-4o-mini@{server.url}", "--face-detector", "skip", "--quiet"]
     try:
         assert main([*args, "--cache-dir", str(tmp_path / "cache"), "--reasks", "0"]) == 0

@@ -99,7 +99,7 @@ def test_the_pipeline_draws_only_what_the_filters_keep_stops_on_undone_work_and_
         "cache_dir": str(tmp_path / "cache"),
         "device": "cpu",
         "quiet": True,
-        "expressions": {"model": f"llama@{llm.url}", "reasks": 0, "concurrency": 4},
+        "expressions": {"model": f"llama@{llm.url}", "reasks": 0, "concurrency": 4, "protocol": "corrected"},
         "faces": {
             "base_model": str(tiny_photomaker),
             "adapter": str(tiny_photomaker),
@@ -186,7 +186,8 @@ def test_new_dialogues_go_from_cactus_to_a_built_dataset(tmp_path, celeba_dir, m
     work = tmp_path / "work"
     config = {
         "out": str(work), "celeba_dir": str(celeba_dir), "cactus": str(cactus), "cache_dir": str(tmp_path / "cache"),
-        "quiet": True, "screenplays": {"model": f"gpt-4o-mini@{server.url}", "face_detector": "skip"},
+        "quiet": True,
+        "screenplays": {"model": f"gpt-4o-mini@{server.url}", "face_detector": "skip", "protocol": "corrected"},
         "expressions": {"model": "unused@http://127.0.0.1:9/v1"},
     }  # fmt: skip
     path = tmp_path / "pipeline.yaml"
@@ -242,7 +243,7 @@ def test_faces_drawn_by_shards_in_parallel_processes(dialogues, tiny_photomaker,
     config = {
         "out": str(work), "release": sources.release, "celeba_dir": sources.celeba_dir, "device": "cpu",
         "cache_dir": str(tmp_path / "cache"), "quiet": True, "filter": False,
-        "expressions": {"model": f"llama@{llm.url}"},
+        "expressions": {"model": f"llama@{llm.url}", "protocol": "corrected"},
         "faces": {
             "shards": 2, "base_model": str(tiny_photomaker), "adapter": str(tiny_photomaker),
             "weight_name": "photomaker-tiny.bin", "steps": 2, "generation_size": 64, "checks": "none",

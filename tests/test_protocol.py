@@ -382,3 +382,85 @@ def test_evaluate_warns_when_the_runs_were_played_under_different_protocols(rubr
     assert "different protocols (ref: authors, other: corrected)" in capsys.readouterr().err
     markdown = (tmp_path / "eval" / "report.md").read_text()
     assert "Protocol: ref `authors`, other `corrected`" in markdown and "**Warning:**" in markdown
+
+
+def test_screenplays_are_asked_with_the_authors_prompts_traits_and_sampling(upstream, server_factory, tmp_path):
+    from mirror_hf.synthesis.design import Intake, design_profiles
+    from mirror_hf.synthesis.screenplay import write_screenplays
+    from mirror_hf.upstream.prompts import resistance_traits, screenplay_prompts
+
+    server = server_factory(answer=lambda body, n: "Therapist: [Smiles] Hi Ann.\nClient: [Shrugs] Hi.")
+    intake = Intake("Ann Lee", 30, "female", "Nurse", "Diploma", "Single", "Has a sister, Anna", "Work worries me.")
+    plan = "Reality Testing\nCounseling plan:\n1. Check the thought.\n2. Try a step."
+    client = {"row": 7, "intake": intake, "thought": "I fail.", "patterns": ["labeling", "personalization"],
+              "cbt_technique": "Reality Testing", "cbt_plan": plan}  # fmt: skip
+    face = {"image": "000003.jpg", "identity": 2, "age": 31, "dominant_gender": "Woman"}
+    traits = resistance_traits(upstream)
+    profiles = design_profiles([client], {7: face}, traits, capitalize_family=True)
+    assert [p["idx"] for p in profiles] == [f"cactus-7-{slug}" for slug in traits]  # run_step2.py's slugs
+    backend = OpenAICompatBackend("gpt-4o-mini", server.url)
+    asyncio.run(
+        write_screenplays(profiles[:1], backend, tmp_path, prompts=screenplay_prompts(upstream), progress=False)
+    )
+    body = server.requests[0]["body"]
+    query = run_upstream(Path(upstream.clone), "mirror/agent/counseling_gen.py")["QUERY"]
+    personal = (
+        "Ann Lee is a 30-year-old female working as a Nurse. With a background in Diploma. Ann Lee is "
+        "currently Single. Has a sister, anna."
+    )  # fmt: skip  (str.capitalize(), as run_step2.py:62)
+    expected = query.format(
+        client_persona=personal,
+        personality_trait="The client exhibits the personality trait of 'Emotional Resistance'. HIDES FEELINGS "
+        "(stand-in).",
+        distorted_thoughts="I fail.", cognitive_distortion="labeling, personalization",
+        reason_counseling="Work worries me.", cbt_plan="1. Check the thought.\n2. Try a step.",
+    )  # fmt: skip
+    read = upstream.read
+    assert body["messages"] == [
+        {"role": "system", "content": read("mirror/agent/prompts/session_v3.txt")},
+        {"role": "user", "content": read("mirror/agent/examples/prompt_1.txt")},
+        {"role": "assistant", "content": read("mirror/agent/examples/output_1.txt")},
+        {"role": "user", "content": read("mirror/agent/examples/prompt_2.txt")},
+        {"role": "assistant", "content": read("mirror/agent/examples/output_2.txt")},
+        {"role": "user", "content": expected},
+    ]
+    sampling = {k: body[k] for k in ("max_tokens", "temperature", "top_p", "frequency_penalty", "presence_penalty")}
+    assert sampling == {
+        "max_tokens": 1024,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "frequency_penalty": 0.2,
+        "presence_penalty": 0.2,
+    }  # fmt: skip  (counseling_gen.py get_message)
+    planless = {**client, "cbt_plan": "Reality Testing: 1. all on one line"}  # no "\n1. ": run_step2.py skips it
+    assert design_profiles([planless], {7: face}, traits) == []
+    kept = design_profiles([client], {7: face})  # mirror-hf's own descriptions and the family's capitals
+    assert kept[0]["personal_info"].endswith("Has a sister, Anna.") and "stand-in" not in kept[0]["personality"]
+
+
+def test_expressions_are_asked_with_the_authors_example_and_labelled_utterance(upstream, server_factory, tmp_path):
+    from mirror_hf.synthesis.expressions import describe_expressions
+    from mirror_hf.upstream.prompts import expression_prompts
+
+    server = server_factory(answer=lambda body, n: "Facial Expression Description: tense\n"
+                            "Contrasting Facial Expression Description: relaxed")  # fmt: skip
+    turns = [
+        {"speaker": "therapist", "stage_direction": "Warm", "statement": "How are you?"},
+        {"speaker": "client", "stage_direction": "Looks down", "statement": "Fine, I guess."},
+    ]
+    dialogue = {"idx": "cactus-1-emotional-resistance", "gender": "woman", "celeba_image": "000003.jpg",
+                "turns": turns}  # fmt: skip
+    backend = OpenAICompatBackend("llama", server.url)
+    prompts = expression_prompts(upstream)
+    asyncio.run(describe_expressions([dialogue], backend, tmp_path / "a", prompts=prompts, progress=False))
+    folder = Path(upstream.clone)
+    names = {"LLAMA_QUERY": run_upstream(folder, "mirror/src/prompts/llama.py")["QUERY"]}
+    exec((folder / "mirror/src/prompts/__init__.py").read_text(), names)  # the stand-in, in the authors' shape
+    # preprocess_for_llm.py: the history with its directions, the utterance labelled "Client: [...]"
+    expected = names["build_message_for_llama"]("Therapist: [Warm] How are you?", "Client: [Looks down] Fine, I guess.")
+    body = server.requests[0]["body"]
+    assert body["messages"] == expected and expected[1]["role"] == "assistance"
+    assert (body["temperature"], body["top_p"], body["max_tokens"]) == (0.7, 0.9, 128)
+    asyncio.run(describe_expressions([dialogue], backend, tmp_path / "b", prompts=prompts, progress=False,
+                                     example_role="assistant"))  # fmt: skip
+    assert server.requests[1]["body"]["messages"][1]["role"] == "assistant"

@@ -144,6 +144,7 @@ def test_synthesize_expressions_cli_with_a_model_over_http(dialogues, tmp_path, 
     server = ScriptedServer(answer=lambda body, n: answer_for(body["messages"][0]["content"]))
     try:
         args = ["synthesize", "expressions", "--dataset", str(folder), "--model", f"llama@{server.url}"]
+        args += ["--protocol", "corrected"]  # the paper's prompt (the authors': test_protocol)
         args += ["--out", str(tmp_path / "faces"), "--dialogues", "2", "--quiet", "--cache-dir", str(tmp_path / "c")]
         assert main(args) == 0
     finally:

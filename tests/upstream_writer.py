@@ -208,6 +208,50 @@ QUERY = """### Client ###:
         "<|start_header_id|>user<|end_header_id|>\n\nClient:\n{client_information}\n\nWhy:\n{reason_counseling}\n\n"
         "Plan:\n{cbt_plan}\n\nTalk:\n{history}<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n"
     ),
+    # the data pipeline: screenplays (mirror/agent) and expressions (mirror/src/prompts)
+    "mirror/agent/prompts/session_v3.txt": "SCREENWRITER: write a first CBT session, with [stage directions].",
+    "mirror/agent/examples/prompt_1.txt": "EXAMPLE PROFILE ONE",
+    "mirror/agent/examples/output_1.txt": "Therapist: [Smiles] Hello.\nClient: [Sighs] Hi.",
+    "mirror/agent/examples/prompt_2.txt": "EXAMPLE PROFILE TWO",
+    "mirror/agent/examples/output_2.txt": "Therapist: Welcome.\nClient: [Nods] Thanks.",
+    "mirror/agent/counseling_gen.py": '''
+QUERY = """## Who ##
+### Person ###: {client_persona}
+### Traits ###: {personality_trait}
+### Thought ###: {distorted_thoughts}
+### Traps ###: {cognitive_distortion}
+### Why ###: {reason_counseling}
+## Plan ##
+{cbt_plan}
+## SESSION ##"""
+''',
+    "mirror/agent/personality.py": """
+PERSONALITY_TRAITS = [
+    {"trait_name": "Emotional Resistance", "desc": "HIDES FEELINGS (stand-in)."},
+    {"trait_name": "Cognitive Resistance", "desc": "ARGUES BACK (stand-in)."},
+    {"trait_name": "Behavioral Resistance", "desc": "SKIPS TASKS (stand-in)."},
+    {"trait_name": "No Resistance", "desc": "OPEN (stand-in)."},
+]
+""",
+    "mirror/src/prompts/llama.py": '''
+QUERY = """FACE WRITER: describe the face.
+### Talk ###
+{dialogue}
+### Line ###
+{utterance}"""
+''',
+    "mirror/src/prompts/__init__.py": '''
+SAMPLE_DIALOG = """Therapist: [Calm] How are you?"""
+SAMPLE_UTTER = """Client: [Frowns] Tired."""
+
+
+def build_message_for_llama(dialogue, utter):
+    messages = [{"role": "user", "content": LLAMA_QUERY.format(dialogue=SAMPLE_DIALOG, utterance=SAMPLE_UTTER)},
+           {"role": "assistance", "content": """Facial Expression Description: tired eyes
+Contrasting Facial Expression Description: a bright grin"""}]
+    messages += [{"role": "user", "content": LLAMA_QUERY.format(dialogue=dialogue, utterance=utter)}]
+    return messages
+''',
     "llm_therapist/src/prompts/agent_cbt_llama3.txt": (
         "<|start_header_id|>system<|end_header_id|>\n\nCAMEL PLANNER.<|eot_id|>"
         "<|start_header_id|>user<|end_header_id|>\n\nClient:\n{client_information}\n\nWhy:\n{reason_counseling}\n\n"

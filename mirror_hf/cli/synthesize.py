@@ -12,6 +12,7 @@ from mirror_hf.cli._options import (
     add_backend_arguments,
     add_check_arguments,
     add_photomaker_arguments,
+    add_protocol_arguments,
     add_reask_argument,
     backend_options,
     check_stage_options,
@@ -19,6 +20,7 @@ from mirror_hf.cli._options import (
     counts,
     face_checks,
     face_settings,
+    protocol_options,
 )
 from mirror_hf.errors import MirrorError
 
@@ -66,6 +68,7 @@ def _register_expressions(steps) -> None:
     expressions.add_argument(
         "--filters", metavar="DIR", help="leave out the dialogues `synthesize filter` rejected (its --out folder)"
     )
+    add_protocol_arguments(expressions)
     add_backend_arguments(expressions, at_once="turns")
     add_reask_argument(expressions)
     expressions.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -202,7 +205,12 @@ def _register_screenplays(steps) -> None:
     screenplays.add_argument(
         "--face-detector", default="opencv", metavar="NAME", help="DeepFace detector; 'skip': none"
     )
-    screenplays.add_argument("--temperature", type=float, help="sampling temperature (default: the server's)")
+    screenplays.add_argument(
+        "--temperature",
+        type=float,
+        help="sampling temperature (default 0.7, the authors' with top_p 0.9, penalties 0.2)",
+    )
+    add_protocol_arguments(screenplays)
     add_backend_arguments(screenplays, at_once="screenplays")
     add_reask_argument(screenplays)
     screenplays.add_argument("--quiet", action="store_true", help="no progress bars")
@@ -353,16 +361,21 @@ def run_screenplays(args) -> int:
         design_profiles,
         load_traits,
         pair_faces,
+        plan_steps,
     )
     from mirror_hf.synthesis.screenplay import SCREENPLAYS_FILE, write_screenplays
+    from mirror_hf.upstream.prompts import resistance_traits, screenplay_prompts
 
+    protocol, upstream = protocol_options(args)
+    authors = protocol.prompts == "upstream"
     claim_output_dir(
         args.out,
         command="synthesize screenplays",
         markers=(DESIGN_FILE, SCREENPLAYS_FILE, SCREENPLAYS_REPORT_FILE),
         force_flag=None,
     )
-    traits = load_traits(args.traits) if args.traits else RESISTANCE_TRAITS
+    traits = load_traits(args.traits) if args.traits else resistance_traits(upstream) if authors else RESISTANCE_TRAITS
+    prompts = screenplay_prompts(upstream) if authors else None
     clients = cactus_clients(args.cactus, args.clients)
     celeba = CelebA(args.celeba_dir)
     backend = load_backend(args.model, **backend_options(args))
@@ -372,15 +385,18 @@ def run_screenplays(args) -> int:
         max_reads=args.max_reads, progress=not args.quiet,
     )  # fmt: skip
     faceless = [c["row"] for c in clients if faces.get(c["row"]) is None]
-    profiles = design_profiles(clients, faces, traits)
+    planless = [c["row"] for c in clients if plan_steps(c["cbt_plan"]) is None]
+    profiles = design_profiles(clients, faces, traits, capitalize_family=protocol.family_capitalize)
     sampling = {"temperature": args.temperature} if args.temperature is not None else {}
     report = asyncio.run(
         write_screenplays(
             profiles, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, sampling=sampling,
-            progress=not args.quiet, settings={
+            progress=not args.quiet, prompts=prompts, settings={
                 "cactus": Path(args.cactus).name, "clients": len(clients), "clients_without_face": faceless,
+                "clients_without_numbered_plan": planless, "protocol": protocol.settings(),
                 "seed": args.seed, "age_tolerance": args.age_tolerance, "max_reads": args.max_reads,
-                "face_detector": args.face_detector, "traits": Path(args.traits).name if args.traits else "mirror-hf",
+                "face_detector": args.face_detector,
+                "traits": Path(args.traits).name if args.traits else "authors" if authors else "mirror-hf",
             },
         )
     )  # fmt: skip
@@ -391,6 +407,8 @@ def run_screenplays(args) -> int:
     )
     if faceless:
         print(f"  clients without a face (CACTUS rows): {faceless[:10]}")
+    if planless:  # run_step2.py skips them too
+        print(f"  clients left out, their plan has no numbered '1.' step (CACTUS rows): {planless[:10]}")
     print(f"next: mirror-hf build --release {args.out} --celeba-dir {args.celeba_dir} --cactus {args.cactus}")
     return 0
 
@@ -501,12 +519,17 @@ def run_expressions(args) -> int:
         rejected = read_rejected(args.filters)
         dialogues = [d for d in dialogues if d["idx"] not in rejected]
         print(f"left out: the {len(rejected)} dialogue(s) rejected in {args.filters}")
+    from mirror_hf.upstream.prompts import expression_prompts
+
+    protocol, upstream = protocol_options(args)
+    prompts = expression_prompts(upstream) if protocol.prompts == "upstream" else None
     backend = load_backend(args.model, **backend_options(args))
     report = asyncio.run(
         describe_expressions(
-            dialogues, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, progress=not args.quiet
+            dialogues, backend, args.out, concurrency=args.concurrency, reasks=args.reasks, progress=not args.quiet,
+            prompts=prompts, example_role=protocol.expression_example_role,
         )
-    )
+    )  # fmt: skip
     print(
         f"{report['client_turns']} client turns: {report.get('described', 0)} described now, "
         f"{report['already_done']} before, {report.get('failed', 0)} failed (a rerun retries them) -> {report['file']}"

@@ -46,12 +46,13 @@ from mirror_hf.journal import append_record, read_records, trim_torn_tail
 DESIGN_FILE = "design.jsonl"  # one line per CACTUS client: its CelebA face
 CELEBA_READINGS_FILE = "celeba_faces.jsonl"  # DeepFace's gender and age of each CelebA image read
 
-# idx slug -> (trait name, description). Emotional: the authors' generation code; the other three: ours.
+# idx slug -> (trait name, description), in the authors' order. The wording is ours: under the authors' protocol the
+# four descriptions of their mirror/agent/personality.py are read instead (mirror_hf.upstream.prompts).
 RESISTANCE_TRAITS: dict[str, tuple[str, str]] = {
     "emotional-resistance": (
         "Emotional Resistance",
-        "Tends to avoid expressing emotions. Finds it difficult to show anxiety. Struggles to talk about past "
-        "wounds. Acts indifferent towards emotions.",
+        "Keeps feelings to themselves. Deflects questions about emotions with a shrug or a joke. Avoids painful "
+        "memories. Seems detached when asked how they feel.",
     ),
     "cognitive-resistance": (
         "Cognitive Resistance",
@@ -132,14 +133,19 @@ def _sentence(text: str) -> str:
     return text if not text or text[-1] in ".!?" else text + "."
 
 
-def personal_info(intake: Intake) -> str:
-    """The release's ``personal_info`` sentence."""
+def personal_info(intake: Intake, capitalize_family: bool = False) -> str:
+    """The release's ``personal_info`` sentence (``run_step2.py`` ``generate_introductions``). With
+    ``capitalize_family`` the family details go through ``str.capitalize()`` and get a final ``.``, as the authors'
+    code does (lower-casing names in them); else their own capitals are kept and a stop added where none ends them."""
     age = f"{intake.age}-year-old " if intake.age is not None else ""
+    family = intake.family_details.strip()
+    if family and capitalize_family:
+        family = f"{family.capitalize()}."
     parts = [
         f"{intake.name} is a {age}{intake.gender or 'person'} working as a {intake.occupation}.",
         f"With a background in {intake.education}." if intake.education else "",
         f"{intake.name} is currently {intake.marital_status}." if intake.marital_status else "",
-        _sentence(intake.family_details),
+        family if capitalize_family else _sentence(family),
     ]
     return " ".join(p for p in parts if p)
 
@@ -162,10 +168,12 @@ def load_traits(path: str | Path) -> dict[str, tuple[str, str]]:
     return {slug: (name, texts[slug]) for slug, (name, _) in RESISTANCE_TRAITS.items()}
 
 
-def plan_steps(plan: str) -> str:
-    """A CACTUS plan from its first ``1.`` on, as the release stores it."""
-    start = plan.find("1.")
-    return (plan[start:] if start >= 0 else plan).strip()
+def plan_steps(plan: str) -> str | None:
+    """A CACTUS plan as the authors' ``run_step2.py`` cuts it: ``"1. "`` and the text after its last ``"\n1. "``;
+    None when it has none (they skip such a client)."""
+    if "\n1. " not in plan:
+        return None
+    return "1. " + plan.split("\n1. ")[-1]
 
 
 def cactus_clients(path: str | Path, limit: int | None = None) -> list[dict]:
@@ -288,14 +296,17 @@ def pair_faces(
 
 
 def design_profiles(
-    clients: list[dict], faces: dict[int, dict | None], traits: dict[str, tuple[str, str]] = RESISTANCE_TRAITS
+    clients: list[dict],
+    faces: dict[int, dict | None],
+    traits: dict[str, tuple[str, str]] = RESISTANCE_TRAITS,
+    capitalize_family: bool = False,
 ) -> list[dict]:
     """Four profiles per client (one per resistance type, in the authors' order), each a release row without its
-    dialogue; clients without a face are left out."""
+    dialogue; clients without a face, or whose plan has no ``"\n1. "`` (the authors skip them), are left out."""
     profiles = []
     for client in clients:
-        face = faces.get(client["row"])
-        if face is None:
+        face, plan = faces.get(client["row"]), plan_steps(client["cbt_plan"])
+        if face is None or plan is None:
             continue
         intake: Intake = client["intake"]
         for slug in traits:
@@ -303,13 +314,13 @@ def design_profiles(
                 {
                     "idx": f"cactus-{client['row']}-{slug}",
                     "name": intake.name,
-                    "personal_info": personal_info(intake),
+                    "personal_info": personal_info(intake, capitalize_family),
                     "personality": personality(slug, traits),
                     "distorted_thought": client["thought"],
                     "thinking_trap": ", ".join(client["patterns"]),
                     "reason_for_seeking_counseling": intake.reason,
                     "cbt_technique": client["cbt_technique"],
-                    "cbt_plan": plan_steps(client["cbt_plan"]),
+                    "cbt_plan": plan,
                     "img_path": face["image"],
                     "identity": face["identity"],
                     "age": face["age"],

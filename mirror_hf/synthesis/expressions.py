@@ -3,12 +3,13 @@ stage direction, and describes the facial expression to draw and a contrasting o
 expression part of PhotoMaker's prompt and of its negative prompt.
 
 The authors asked Llama-3-8B-Instruct (temperature 0.7, top_p 0.9, 128 tokens) with the query of
-``mirror/src/prompts/llama.py`` (``QUERY``: ``### ... ###`` section headers), a one-shot example before it
-(``SAMPLE_DIALOG`` / ``SAMPLE_UTTER``) and the utterance labelled ``Client: [stage direction] statement``. mirror-hf
-does not follow that yet (issue "Data and synthesis as the authors' code does it"): it sends the Appendix I prompt
-as printed, with history lines ``Speaker: [stage direction] statement``, the utterance unlabelled and no example.
-Any chat back-end answers (``load_backend`` specs); a run appends one line per client turn to ``expressions.jsonl``
-and a rerun does only what is missing or failed.
+``mirror/src/prompts/llama.py``, a one-shot example before it (``SAMPLE_DIALOG`` / ``SAMPLE_UTTER`` of
+``mirror/src/prompts/__init__.py``, its answer under the role ``assistance``, sic) and the utterance labelled
+``Client: [stage direction] statement`` (``mirror/step3/preprocess_for_llm.py``); with their prompts (read at run
+time) that is the request here. Without them (the ``corrected`` protocol) the Appendix I prompt as printed, the
+utterance unlabelled, no example. A turn without a stage direction is written without brackets (the authors' code
+would stop on it). Any chat back-end answers (``load_backend`` specs); a run appends one line per client turn to
+``expressions.jsonl`` and a rerun does only what is missing or failed.
 
 Example:
     >>> parse_expressions("- Facial Expression Description: eyes looking away\\n"
@@ -56,6 +57,24 @@ def render_expression_prompt(turns: list[dict], t: int) -> str:
     return load_prompt("expression_refine").render(history=history, utterance=screenplay_line(turns[t], False))
 
 
+def render_expression_messages(turns: list[dict], t: int, prompts=None, example_role: str = "assistance") -> list:
+    """The messages for client turn ``t``: the authors' (``prompts``, an
+    :class:`~mirror_hf.upstream.prompts.ExpressionPrompts`: their one-shot example, its answer under
+    ``example_role``, then their query with the history and the utterance labelled ``Client: [direction] ...``, as
+    ``mirror/step3/preprocess_for_llm.py`` builds them), else the Appendix I prompt alone."""
+    if prompts is None:
+        return [{"role": "user", "content": render_expression_prompt(turns, t)}]
+    if turns[t]["speaker"] != "client":
+        raise ValueError(f"turn {t} is the {turns[t]['speaker']}'s; expressions are drawn for client turns")
+    history = "\n".join(screenplay_line(turn) for turn in turns[:t]).strip()
+    example = prompts.query.format(dialogue=prompts.example_dialogue, utterance=prompts.example_utterance)
+    return [
+        {"role": "user", "content": example},
+        {"role": example_role, "content": prompts.example_answer},
+        {"role": "user", "content": prompts.query.format(dialogue=history, utterance=screenplay_line(turns[t]))},
+    ]
+
+
 def parse_expressions(text: str) -> Expressions:
     """The two descriptions of an answer (list dashes, bold markers and template brackets tolerated); ValueError
     when either is missing or empty."""
@@ -81,12 +100,21 @@ def photomaker_prompts(gender: str | None, expressions: Expressions) -> tuple[st
 
 
 async def describe_turn(
-    backend, turns: list[dict], t: int, *, reasks: int = 3, sampling: dict | None = None, earlier: list[str] = ()
+    backend,
+    turns: list[dict],
+    t: int,
+    *,
+    reasks: int = 3,
+    sampling: dict | None = None,
+    earlier: list[str] = (),
+    prompts=None,
+    example_role: str = "assistance",
 ) -> dict:
     """One client turn's expressions: ``{"expression", "contrasting", "raw", "failure"}``; an unreadable answer is
     asked again with a new seed up to ``reasks`` times, then recorded as a failure (never invented). ``earlier``:
-    the answers a past run could not read (a retry goes on with new seeds)."""
-    messages = [{"role": "user", "content": render_expression_prompt(turns, t)}]
+    the answers a past run could not read (a retry goes on with new seeds). ``prompts``, ``example_role``: see
+    :func:`render_expression_messages`."""
+    messages = render_expression_messages(turns, t, prompts, example_role)
     sampling = {**EXPRESSION_SAMPLING, **(sampling or {})}
     answer = await ask_until_read(
         backend, messages, parse_expressions, reasks=reasks, sampling=sampling, earlier=earlier
@@ -112,10 +140,13 @@ async def describe_expressions(
     concurrency: int = 8,
     reasks: int = 3,
     progress: bool = True,
+    prompts=None,
+    example_role: str = "assistance",
 ) -> dict:
     """Describe every client turn of ``dialogues`` (rows of the ``dialogues`` config) not yet described in
     ``out_dir/expressions.jsonl``; returns counts. Each finished turn is appended at once, so a killed run loses
-    only the turns in flight, and a rerun retries the failed ones."""
+    only the turns in flight, and a rerun retries the failed ones. ``prompts``: the authors' (see
+    :func:`render_expression_messages`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / EXPRESSIONS_FILE
@@ -130,7 +161,8 @@ async def describe_expressions(
     async def describe(job: tuple[dict, int]) -> dict:
         dialogue, t = job
         tried = earlier.get((dialogue["idx"], t), ())
-        found = await describe_turn(backend, dialogue["turns"], t, reasks=reasks, earlier=tried)
+        options = {"reasks": reasks, "earlier": tried, "prompts": prompts, "example_role": example_role}
+        found = await describe_turn(backend, dialogue["turns"], t, **options)
         prompt = negative = None
         if found["failure"] is None:
             expressions = Expressions(found["expression"], found["contrasting"])
@@ -169,6 +201,7 @@ __all__ = [
     "describe_turn",
     "parse_expressions",
     "photomaker_prompts",
+    "render_expression_messages",
     "render_expression_prompt",
     "screenplay_line",
 ]

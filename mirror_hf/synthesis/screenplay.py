@@ -1,16 +1,15 @@
 """New MIRROR dialogues, step 2 (paper §3.2): an LLM writes each designed profile's first session as a screenplay
-(``Therapist: [stage direction] statement`` / ``Client: [...] ...``), with the Appendix I prompt; the authors used
-gpt-4o-mini-2024-07-18. The screenplays are then written as release files (``mirror_data.csv`` in the authors'
-code-produced format), which ``mirror-hf build --release`` reads like the released ones.
+(``Therapist: [stage direction] statement`` / ``Client: [...] ...``); the authors used gpt-4o-mini-2024-07-18. The
+screenplays are then written as release files (``mirror_data.csv`` in the authors' code-produced format), which
+``mirror-hf build --release`` reads like the released ones.
 
-The authors' generator is ``mirror/agent/counseling_gen.py`` with the system file ``mirror/agent/prompts/
-session_v3.txt`` and two few-shot pairs (``mirror/agent/examples/``); it samples with max_tokens 1024, temperature
-0.7, top_p 0.9 and both penalties 0.2, and its plan section is the plan from its last ``\n1. `` without the
-technique (``mirror/step2/run_step2.py``). mirror-hf does not follow it yet (issue "Data and synthesis as the
-authors' code does it"): it sends the Appendix I prompt as printed, no few-shot pairs, the server's default
-sampling, a ``CBT Plan`` section of the technique's name then the plan's steps. Ours: what makes an answer
+With the authors' prompts (``mirror/agent/counseling_gen.py``, read at run time: :func:`mirror_hf.upstream.prompts.
+screenplay_prompts`) the request is theirs: the system file ``session_v3.txt``, their two few-shot pairs
+(``mirror/agent/examples/``), then their ``QUERY`` with the profile; without them (``prompts=None``, the
+``corrected`` protocol) the Appendix I prompt as printed, whose CBT plan section starts with the technique's name.
+Both sample as the authors' batch requests did (:data:`SCREENPLAY_SAMPLING`). Ours: what makes an answer
 unreadable (fewer than two parsed lines, or only one speaker: asked again, then recorded as a failure). Lines are
-parsed with the authors' grammar (other lines dropped); everything else is left to the filters
+parsed with the authors' grammar (a line under the client's name included); everything else is left to the filters
 (:mod:`mirror_hf.synthesis.filters`).
 
 Example:
@@ -37,6 +36,14 @@ from mirror_hf.prompts import load_prompt
 from mirror_hf.schema import SCREENPLAYS_REPORT_FILE
 
 SCREENPLAYS_FILE = "screenplays.jsonl"
+# counseling_gen.py get_message: the body of the authors' batch requests
+SCREENPLAY_SAMPLING = {
+    "max_tokens": 1024,
+    "temperature": 0.7,
+    "top_p": 0.9,
+    "frequency_penalty": 0.2,
+    "presence_penalty": 0.2,
+}
 RELEASE_COLUMNS = (  # the authors' code-produced columns (RELEASE_FORMAT), and the technique
     "idx", "model", "personal_info", "personality", "distorted_thought", "thinking_trap",
     "reason_for_seeking_counseling", "cbt_technique", "cbt_plan", "dialogue", "proc_dialogue", "turn", "resistance",
@@ -44,8 +51,23 @@ RELEASE_COLUMNS = (  # the authors' code-produced columns (RELEASE_FORMAT), and 
 )  # fmt: skip
 
 
-def render_screenplay_messages(profile: dict) -> list[dict]:
-    """The system and user messages of Appendix I for one designed profile."""
+def render_screenplay_messages(profile: dict, prompts=None) -> list[dict]:
+    """The messages for one designed profile: the authors' (``prompts``, a
+    :class:`~mirror_hf.upstream.prompts.ScreenplayPrompts`: system, two few-shot pairs, their query), else the
+    system and user messages of Appendix I."""
+    if prompts is not None:
+        messages = [{"role": "system", "content": prompts.system}]
+        for example, answer in prompts.fewshot:
+            messages += [{"role": "user", "content": example}, {"role": "assistant", "content": answer}]
+        query = prompts.query.format(
+            client_persona=profile["personal_info"],
+            personality_trait=profile["personality"],
+            distorted_thoughts=profile["distorted_thought"],
+            cognitive_distortion=profile["thinking_trap"],
+            reason_counseling=profile["reason_for_seeking_counseling"],
+            cbt_plan=profile["cbt_plan"],
+        )
+        return [*messages, {"role": "user", "content": query}]
     query = load_prompt("screenplay_query").render(
         personal_info=profile["personal_info"],
         personality=profile["personality"],
@@ -73,12 +95,12 @@ def parse_generated_screenplay(text: str, name: str | None = None) -> list[dict]
 
 
 async def write_screenplay(
-    backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None, earlier: list[str] = ()
+    backend, profile: dict, *, reasks: int = 3, sampling: dict | None = None, earlier: list[str] = (), prompts=None
 ) -> dict:
     """One profile's screenplay: ``{"idx", "text", "turns", "raw", "failure", "model"}``; an unreadable answer is
     asked again with a new seed up to ``reasks`` times, then recorded as a failure. ``earlier``: the answers a past
     run could not read (a retry goes on with new seeds)."""
-    messages = render_screenplay_messages(profile)
+    messages = render_screenplay_messages(profile, prompts)
     name = client_name(profile.get("personal_info"))
     answer = await ask_until_read(
         backend, messages, lambda text: parse_generated_screenplay(text, name), reasks=reasks, sampling=sampling,
@@ -104,10 +126,13 @@ async def write_screenplays(
     sampling: dict | None = None,
     progress: bool = True,
     settings: dict | None = None,
+    prompts=None,
 ) -> dict:
     """Write the screenplay of every profile not yet written in ``out_dir/screenplays.jsonl`` (a rerun retries the
     failed ones), then the release files (:func:`write_release_files`) and ``screenplays_report.json`` (counts,
-    models, the data's digest and ``settings``, e.g. how the design was made); returns the report."""
+    models, the data's digest and ``settings``, e.g. how the design was made); returns the report. ``sampling``
+    adds to :data:`SCREENPLAY_SAMPLING`; ``prompts``: the authors' (see :func:`render_screenplay_messages`)."""
+    sampling = {**SCREENPLAY_SAMPLING, **(sampling or {})}
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     journal = out / SCREENPLAYS_FILE
@@ -116,7 +141,9 @@ async def write_screenplays(
 
     async def write(profile: dict) -> dict:
         tried = earlier.get(profile["idx"], ())
-        return await write_screenplay(backend, profile, reasks=reasks, sampling=sampling, earlier=tried)
+        return await write_screenplay(
+            backend, profile, reasks=reasks, sampling=sampling, earlier=tried, prompts=prompts
+        )
 
     counts = await record_each(
         jobs, write, journal, concurrency=concurrency, desc="Screenplays", unit="dialogue", already=len(done),
@@ -134,7 +161,8 @@ async def write_screenplays(
         "release_rows": written,
         "resistance": dict(Counter(p["idx"].split("-", 2)[2] for p in profiles)),
         "models": sorted({r["model"] for r in records if r["idx"] in wanted and r["failure"] is None}),
-        "sampling": sampling or {},
+        "sampling": sampling,
+        "prompts": "upstream" if prompts is not None else "paper",
         "settings": settings or {},
         "data_sha256": hashlib.sha256((out / TRAIN_FILES[0]).read_bytes()).hexdigest(),
         "file": str(out / TRAIN_FILES[0]),
@@ -183,6 +211,7 @@ def write_release_files(profiles: list[dict], screenplays: list[dict], out_dir: 
 __all__ = [
     "RELEASE_COLUMNS",
     "SCREENPLAYS_FILE",
+    "SCREENPLAY_SAMPLING",
     "parse_generated_screenplay",
     "render_screenplay_messages",
     "write_release_files",

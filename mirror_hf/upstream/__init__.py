@@ -161,6 +161,16 @@ MIRROR = Upstream(
         "llm_therapist/src/prompts/agent_cbt_llama3.txt": (
             "103fe4bfcf82ef6d396163c6d8a006fe5d5a9cde5224432923ed1f64d2f0c336"
         ),
+        # the data pipeline: screenplays (step 2) and the expressions for PhotoMaker (step 3)
+        "mirror/agent/prompts/session_v3.txt": "e92937ac555611f9218f3902c241a180e5342593f302faab87a71cd9cc954f94",
+        "mirror/agent/examples/prompt_1.txt": "23d1e6ab66ece36bd162d829e1122404ea919f7b57e81b39b2f77eac34e4a13d",
+        "mirror/agent/examples/prompt_2.txt": "2168a0940f1d6a28618afb8a4bc43fe6a095d84c536c4b17bb1e8edece105d20",
+        "mirror/agent/examples/output_1.txt": "9662e56a7143d0eb8685d7c3d033a613d5eb17e312157586dda5caf60b8f2283",
+        "mirror/agent/examples/output_2.txt": "37e6e36b584affc5444d801ad0596fc02c102d6602d45b3d1fee5aadb5bc90dc",
+        "mirror/agent/counseling_gen.py": "d1a23855ca66e05d9116a63270974c4868a046506e1d7540ffcdb31402e92e30",
+        "mirror/agent/personality.py": "55dd3fdd65f9ae17177a63ee9b6330d444eec99c65841314693e7e649a917d37",
+        "mirror/src/prompts/llama.py": "723db967a48542b074fbff8b93c055a0c972ed2060b0cc8826d5937919b5d5a5",
+        "mirror/src/prompts/__init__.py": "5ca736ab1d5c4633e23d260433be3fa6de12972d2ddad2703051cdb8fa6d21ba",
     },
     clone_env=ENV_CLONE,
 )

@@ -21,7 +21,9 @@ from mirror_hf.upstream.pysource import (
     branch_strings,
     call_arguments,
     formatted_string,
+    message_literals,
     method_returns,
+    module_literal,
     module_strings,
 )
 
@@ -40,6 +42,12 @@ BASELINE_FILES = {
 }
 GPT_AGENT = "llm_therapist/src/agents/gpt.py"
 CONVERSATION = "mirror-llava/llava/conversation.py"
+SCREENPLAY_SYSTEM = "mirror/agent/prompts/session_v3.txt"  # the README's --prompt_ver session_v3
+SCREENPLAY_EXAMPLES = ("mirror/agent/examples/prompt_{}.txt", "mirror/agent/examples/output_{}.txt")
+SCREENPLAY_QUERY = "mirror/agent/counseling_gen.py"
+PERSONALITY = "mirror/agent/personality.py"
+EXPRESSION_QUERY = "mirror/src/prompts/llama.py"
+EXPRESSION_EXAMPLE = "mirror/src/prompts/__init__.py"
 
 
 @dataclass(frozen=True)
@@ -132,3 +140,56 @@ def conversation_format(upstream: Upstream = MIRROR, name: str = "conv_vicuna_v1
     """LLaVA's conversation template the authors trained and evaluated with (``--version v1``, ``--conv-mode
     vicuna_v1``): its system sentence, roles and separators."""
     return call_arguments(upstream.read(CONVERSATION), name)
+
+
+@dataclass(frozen=True)
+class ScreenplayPrompts:
+    """The screenplay generator's system file, its few-shot pairs (user, assistant) and its query template
+    (``client_persona``, ``personality_trait``, ``distorted_thoughts``, ``cognitive_distortion``,
+    ``reason_counseling``, ``cbt_plan``)."""
+
+    system: str
+    fewshot: tuple[tuple[str, str], ...]
+    query: str
+
+
+def screenplay_prompts(upstream: Upstream = MIRROR) -> ScreenplayPrompts:
+    """``mirror/agent/counseling_gen.py``: ``session_v3.txt``, the examples folder's two pairs (``iglob`` order is
+    the directory's; read here as 1 then 2), and ``QUERY``."""
+    fewshot = tuple(tuple(upstream.read(path.format(n)) for path in SCREENPLAY_EXAMPLES) for n in (1, 2))
+    query = module_strings(upstream.read(SCREENPLAY_QUERY))["QUERY"]
+    return ScreenplayPrompts(upstream.read(SCREENPLAY_SYSTEM), fewshot, query)
+
+
+def resistance_traits(upstream: Upstream = MIRROR) -> dict[str, tuple[str, str]]:
+    """``mirror/agent/personality.py``'s four ``PERSONALITY_TRAITS``: idx slug (as ``run_step2.py`` builds it) ->
+    (trait name, description)."""
+    traits = module_literal(upstream.read(PERSONALITY), "PERSONALITY_TRAITS")
+    return {t["trait_name"].lower().replace(" ", "-"): (t["trait_name"], t["desc"]) for t in traits}
+
+
+@dataclass(frozen=True)
+class ExpressionPrompts:
+    """The expression LLM's query (``dialogue``, ``utterance``) and its one-shot example: the example's dialogue and
+    utterance, and the answer with the role it is sent under (``assistance``, sic)."""
+
+    query: str
+    example_dialogue: str
+    example_utterance: str
+    example_answer: str
+    example_role: str
+
+
+def expression_prompts(upstream: Upstream = MIRROR) -> ExpressionPrompts:
+    """``mirror/src/prompts/llama.py``'s ``QUERY`` and ``build_message_for_llama``'s example
+    (``mirror/src/prompts/__init__.py``), what the authors asked Llama-3-8B-Instruct."""
+    source = upstream.read(EXPRESSION_EXAMPLE)
+    constants = module_strings(source)
+    answer = next(m for m in message_literals(source, "build_message_for_llama") if m["role"] != "user")
+    return ExpressionPrompts(
+        query=module_strings(upstream.read(EXPRESSION_QUERY))["QUERY"],
+        example_dialogue=constants["SAMPLE_DIALOG"],
+        example_utterance=constants["SAMPLE_UTTER"],
+        example_answer=answer["content"],
+        example_role=answer["role"],
+    )

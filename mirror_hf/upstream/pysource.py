@@ -158,6 +158,33 @@ def formatted_string(source: str, qualname: str, target: str) -> str:
     raise SourceShapeError(f"no '{target} = \"...\".format(...)' in {qualname}")
 
 
+def module_literal(source: str, name: str):
+    """The value of the module-level ``name = <literal>`` (a list of dicts, ...), read with ``ast.literal_eval``."""
+    for node in _tree(source).body:
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                raise SourceShapeError(f"{name} is not a literal in the authors' file") from None
+    raise SourceShapeError(f"no module-level {name} in the authors' file")
+
+
+def message_literals(source: str, qualname: str) -> list[dict[str, str]]:
+    """The ``{"role": "...", "content": "..."}`` literals written in ``qualname``, in source order (a one-shot
+    example's answer, say); messages whose content is computed are left out."""
+    function = _find_function(_tree(source), qualname)
+    out = []
+    for node in ast.walk(function):
+        if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) for k in node.keys):
+            keys = [k.value for k in node.keys]
+            values = dict(zip(keys, node.values, strict=True))
+            if {"role", "content"} <= set(keys) and all(
+                isinstance(values[k], ast.Constant) for k in ("role", "content")
+            ):
+                out.append({"role": values["role"].value, "content": values["content"].value, "line": node.lineno})
+    return [{k: v for k, v in m.items() if k != "line"} for m in sorted(out, key=lambda m: m["line"])]
+
+
 def call_arguments(source: str, name: str) -> dict[str, object]:
     """The keyword arguments of the module-level ``name = Callable(k=..., ...)``: literals as values, anything else
     (``SeparatorStyle.TWO``) as its source text."""
