@@ -266,10 +266,11 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     dialogues, tiny_photomaker, tiny_encoder, tmp_path, capsys
 ):
     import numpy as np
+    import open_clip
     import torch
     from PIL import Image
     from tiny_models import build_tiny_clip, build_tiny_nsfw_classifier
-    from transformers import CLIPModel, CLIPProcessor
+    from torchvision import transforms
 
     from mirror_hf.journal import read_records
     from mirror_hf.synthesis.checks import CheckResult, ClipCheck, NsfwCheck, clip_text
@@ -295,16 +296,26 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     pipe = load_photomaker(settings, device="cpu")
     identities = IdentityFaceIndex(load_dataset(str(folder), "dialogues", split="train"))
 
-    # CLIP's score is the cosine of the projected embeddings of the face and "A facial photo with <direction>"
+    # CLIP's score is the cosine of the image's and the text's features, the face prepared as OpenAI's clip.load
+    # prepares it (bicubic resize of the short side, centre crop, CLIP's mean and std) as the authors' script ran it
     clip_dir = build_tiny_clip(tmp_path / "clip")
     clip = ClipCheck(str(clip_dir), threshold=1.01, device="cpu")  # nothing reaches it: every face is rejected
-    face = Image.new("RGB", (336, 336), (90, 60, 40))
-    model, processor = CLIPModel.from_pretrained(clip_dir), CLIPProcessor.from_pretrained(clip_dir)
-    inputs = processor(text=[clip_text("Looks away")], images=[face], return_tensors="pt", padding=True)
-    with torch.no_grad():  # transformers 5 returns the projected features as pooler_output
-        a = model.get_image_features(pixel_values=inputs["pixel_values"]).pooler_output
-        b = model.get_text_features(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-    expected = torch.nn.functional.cosine_similarity(a, b.pooler_output).item()
+    face = Image.new("RGB", (336, 300), (90, 60, 40))
+    face.paste((200, 10, 10), (0, 0, 120, 300))  # not uniform: a crop that cut the wrong part would show
+    config = json.loads((clip_dir / "mirror-tiny-clip.json").read_text())
+    model = open_clip.model.CLIP(**config)
+    model.load_state_dict(torch.load(clip_dir / "mirror-tiny-clip.pt"))
+    prepare = transforms.Compose([
+        transforms.Resize(32, interpolation=transforms.InterpolationMode.BICUBIC),
+        transforms.CenterCrop(32),
+        transforms.ToTensor(),
+        transforms.Normalize((0.48145466, 0.4578275, 0.40821073), (0.26862954, 0.26130258, 0.27577711)),
+    ])  # fmt: skip
+    with torch.no_grad():
+        a = model.eval().encode_image(prepare(face).unsqueeze(0))[0]
+        b = model.encode_text(open_clip.tokenize([clip_text("Looks away")]))[0]
+    expected = torch.nn.functional.cosine_similarity(a, b, dim=0).item()
+    assert clip_text("Looks away") == "A facial photo with looks away"
     assert clip.similarity(face, "A facial photo with looks away") == pytest.approx(expected, abs=1e-5)
     assert clip(face, {"stage_direction": None}) is None  # no direction, nothing to compare
 
@@ -574,3 +585,39 @@ def test_the_image_checks_filter_the_built_turn_faces_as_the_authors_filtered_th
     assert {r["filter"] for r in again} == {"clip"} and len(again) == len(rows)
     report = json.loads((out / "filter_report.json").read_text())
     assert not [idx for idx, reasons in report["rejected_dialogues"].items() if "clip" in reasons]
+
+
+def test_clip_holds_the_kth_face_against_the_kth_client_turn_as_the_authors_script_zips_them(tmp_path):
+    from PIL import Image
+    from tiny_models import build_tiny_clip
+
+    from mirror_hf.errors import MirrorError
+    from mirror_hf.synthesis.checks import ClipCheck, clip_text
+    from mirror_hf.synthesis.filters import check_turn_faces
+
+    said = ["Frowns", "Looks down", "Smiles faintly"]
+    turns = [{"speaker": "therapist", "utterance": "Hello.", "stage_direction": None}]
+    turns += [{"speaker": "client", "utterance": f"Line {i}.", "stage_direction": d} for i, d in enumerate(said)]
+    dialogue = {"idx": "d-1", "turns": turns}
+    red, blue = Image.new("RGB", (48, 48), (220, 20, 20)), Image.new("RGB", (48, 48), (20, 20, 220))
+    faces = {2: red, 3: blue}  # the first client turn (1) has no face
+    model = str(build_tiny_clip(tmp_path / "clip"))
+    authors = ClipCheck(model, threshold=-1.0, device="cpu")  # pairing="authors" is the default
+    by_turn = ClipCheck(model, threshold=-1.0, device="cpu", pairing="turn")
+    [got] = check_turn_faces(dialogue, [authors], None, faces).values()
+    # the faces of turns 2 and 3 against the first two client turns' directions, recorded under the faces' turns
+    assert got["scores"] == pytest.approx({
+        "2": authors.similarity(red, clip_text(said[0])), "3": authors.similarity(blue, clip_text(said[1]))
+    }, abs=1e-6)  # fmt: skip
+    [own] = check_turn_faces(dialogue, [by_turn], None, faces).values()
+    assert own["scores"] == pytest.approx({
+        "2": by_turn.similarity(red, clip_text(said[1])), "3": by_turn.similarity(blue, clip_text(said[2]))
+    }, abs=1e-6)  # fmt: skip
+    assert got["scores"] != pytest.approx(own["scores"], abs=1e-6)  # the two pairings give other verdicts here
+    assert authors.settings["pairing"] != by_turn.settings["pairing"]  # so a changed pairing checks again
+
+    with pytest.raises(MirrorError, match="one open_clip model config"):
+        ClipCheck(str(tmp_path), device="cpu")  # a folder with no NAME.json
+    with pytest.raises(MirrorError, match="cannot load CLIP") as err:
+        ClipCheck("no-such-architecture", pretrained=None, device="cpu")
+    assert "--clip-model" in str(err.value)

@@ -231,19 +231,25 @@ def build_tiny_photomaker(path: str | Path) -> Path:
 
 
 def build_tiny_clip(path: str | Path) -> Path:
-    """A tiny random CLIP (both towers, projections of 16) with the character-level tokenizer, saved at ``path``."""
+    """A tiny random open_clip model (both towers, embeddings of 16) saved at ``path`` as open_clip reads a local
+    model: its config ``mirror-tiny-clip.json`` and weights ``mirror-tiny-clip.pt``. The tokenizer is open_clip's
+    own, bundled with the package (CLIP's 49,408 tokens)."""
+    import json
+
+    import open_clip
     import torch
-    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
 
     path = Path(path)
+    path.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
-    tokenizer = clip_tokenizer(path / "_tokenizer")
-    tower = dict(hidden_size=32, intermediate_size=37, num_attention_heads=4, num_hidden_layers=2)
-    text = dict(tower, vocab_size=len(tokenizer), max_position_embeddings=77, bos_token_id=0, eos_token_id=1)
-    vision = dict(tower, image_size=30, patch_size=6)
-    CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16)).save_pretrained(path)
-    images = CLIPImageProcessor(size={"shortest_edge": 30}, crop_size={"height": 30, "width": 30})
-    CLIPProcessor(image_processor=images, tokenizer=tokenizer).save_pretrained(path)
+    config = {
+        "embed_dim": 16,
+        "vision_cfg": {"image_size": 32, "layers": 2, "width": 32, "head_width": 16, "patch_size": 8},
+        "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 2},
+    }
+    (path / "mirror-tiny-clip.json").write_text(json.dumps(config))
+    model = open_clip.model.CLIP(**config)
+    torch.save(model.state_dict(), path / "mirror-tiny-clip.pt")
     return path
 
 

@@ -72,9 +72,12 @@ def face_settings(args):
     )
 
 
-def add_check_arguments(parser, *, checks: tuple[str, ...], identity_threshold: float, flag: str = "--checks"):
+def add_check_arguments(
+    parser, *, checks: tuple[str, ...], identity_threshold: float, flag: str = "--checks", pairing: bool = False
+):
     """The face checks (:mod:`mirror_hf.synthesis.checks`) and where they run, for `synthesize faces` and `filter`
-    and `simulate --draw-faces`."""
+    and `simulate --draw-faces`. ``pairing``: offer ``--clip-pairing``, for checks of built dialogues (where a face
+    is drawn, it is checked against its own turn)."""
     default = ",".join(checks) or "none"
     parser.add_argument("--device", help="cuda, cpu, ... (default: cuda when there is one)")
     parser.add_argument(
@@ -85,8 +88,23 @@ def add_check_arguments(parser, *, checks: tuple[str, ...], identity_threshold: 
         help=f"face checks, comma-separated, of {','.join(FACE_CHECKS)} (default {default}); 'none' for none",
     )
     parser.add_argument(
-        "--clip-model", default="openai/clip-vit-base-patch32", metavar="MODEL", help="the authors' CLIP ViT-B/32"
+        "--clip-model",
+        default="ViT-B-32",
+        metavar="NAME_OR_DIR",
+        help="open_clip architecture (the authors' CLIP ViT-B/32), a NAME.json config, or a folder with NAME.json and "
+        "its weights",
     )
+    parser.add_argument(
+        "--clip-pretrained", default="openai", metavar="TAG_OR_FILE", help="open_clip weights: a tag or a file"
+    )
+    if pairing:
+        parser.add_argument(
+            "--clip-pairing",
+            choices=("authors", "turn"),
+            default="authors",
+            help="authors: the k-th face against the k-th client turn, as their script zips them; turn: each face "
+            "against its own turn (they differ only where a client turn has no face)",
+        )
     parser.add_argument("--clip-threshold", type=float, default=0.2, help="least face-direction similarity")
     parser.add_argument(
         "--nsfw-model", default="Falconsai/nsfw_image_detection", metavar="MODEL", help="the authors' NSFW detector"
@@ -107,7 +125,12 @@ def face_checks(args) -> list:
         raise MirrorError(f"unknown check(s) {sorted(set(names) - set(FACE_CHECKS))}", fix=f"use {FACE_CHECKS}")
     checks = []
     if "clip" in names:
-        checks.append(ClipCheck(args.clip_model, threshold=args.clip_threshold, device=args.device))
+        checks.append(
+            ClipCheck(
+                args.clip_model, args.clip_threshold, args.device, pretrained=args.clip_pretrained,
+                pairing=getattr(args, "clip_pairing", "turn"),
+            )
+        )  # fmt: skip
     if "nsfw" in names:
         checks.append(NsfwCheck(args.nsfw_model, device=args.device))
     if {"identity", "gender", "age"} & set(names):

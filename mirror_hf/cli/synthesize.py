@@ -173,7 +173,7 @@ def _register_filter(steps) -> None:
     add_reask_argument(filter_, what="WAI")
     filter_.add_argument("--quiet", action="store_true", help="no progress bars")
     images = filter_.add_argument_group("image checks on the built turn faces (the authors' image filtering)")
-    add_check_arguments(images, checks=(), identity_threshold=0.2, flag="--image-checks")
+    add_check_arguments(images, checks=(), identity_threshold=0.2, flag="--image-checks", pairing=True)
     filter_.set_defaults(handler=run_filter)
 
 

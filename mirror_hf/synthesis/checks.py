@@ -1,7 +1,10 @@
 """Checks a drawn turn face must pass, as the authors' code checked them (RELEASE_FORMAT, "Filters as coded"):
 
 - CLIP: cosine similarity between the face and ``A facial photo with {stage direction, lower-cased}`` with CLIP
-  ViT-B/32 must reach 0.2 (paper §3.4: 2.95 % rejected). A turn without a stage direction is not checked.
+  ViT-B/32 must reach 0.2 (paper §3.4: 2.95 % rejected). A turn without a stage direction is not checked. The
+  authors' ``mirror/step4/clip.py`` uses OpenAI's ``clip`` package, ``clip.load("ViT-B/32")`` and its preprocessing;
+  here open_clip's ``ViT-B-32`` with the ``openai`` weights and transforms computes the same, and the face is paired
+  with its turn as their script pairs them (the images sorted by turn, zipped with the client turns in order).
 - NSFW: ``Falconsai/nsfw_image_detection`` must not score ``nsfw`` at or above ``normal``.
 - Identity, gender, age (DeepFace, against the client's identity face): cosine similarity of the face embeddings
   at least 0.2; the same dominant gender; apparent ages at most 10 years apart; and DeepFace must find a face.
@@ -24,7 +27,8 @@ from dataclasses import dataclass
 
 from mirror_hf.errors import MirrorError
 
-CLIP_MODEL = "openai/clip-vit-base-patch32"
+CLIP_MODEL = "ViT-B-32"  # open_clip's name of OpenAI's CLIP ViT-B/32
+CLIP_PRETRAINED = "openai"
 CLIP_THRESHOLD = 0.2
 NSFW_MODEL = "Falconsai/nsfw_image_detection"
 IDENTITY_MODEL = "ArcFace"  # the paper; the authors' code used DeepFace's default, VGG-Face
@@ -52,28 +56,70 @@ def default_device(device: str | None = None) -> str:
 
 
 class ClipCheck:
-    """CLIP image-text cosine similarity against the turn's stage direction, at least ``threshold``."""
+    """CLIP image-text cosine similarity against the turn's stage direction, at least ``threshold``, through
+    open_clip (``pip install open_clip_torch``).
+
+    ``model``: an open_clip architecture (``ViT-B-32``), a model config file (``NAME.json``), or a folder holding one
+    config and its weights (``NAME.json`` + ``NAME.pt``); ``pretrained``: an open_clip tag (``openai``) or a weights
+    file. ``pairing``: ``authors`` pairs the k-th face (by turn) with the k-th client turn, as their script zips
+    them; ``turn`` pairs each face with its own turn (they differ only when a client turn has no face).
+    """
 
     name = "clip"
 
-    def __init__(self, model: str = CLIP_MODEL, threshold: float = CLIP_THRESHOLD, device: str | None = None):
-        from transformers import CLIPModel, CLIPProcessor
+    def __init__(
+        self,
+        model: str = CLIP_MODEL,
+        threshold: float = CLIP_THRESHOLD,
+        device: str | None = None,
+        pretrained: str | None = CLIP_PRETRAINED,
+        pairing: str = "authors",
+    ):
+        try:
+            import open_clip
+        except ImportError as err:
+            raise MirrorError("the CLIP check needs open_clip", fix="pip install 'mirror-hf[synthesis]'") from err
+        from pathlib import Path
 
+        if pairing not in ("authors", "turn"):
+            raise MirrorError(f"CLIP pairing {pairing!r}", fix="use authors or turn")
+        name, folder = str(model), Path(model).expanduser()
+        if folder.is_dir():  # a local model: its config and its weights
+            configs = sorted(folder.glob("*.json"))
+            if len(configs) != 1:
+                raise MirrorError("expected one open_clip model config (NAME.json)", file=str(folder))
+            weights = [folder / f"{configs[0].stem}{ext}" for ext in (".pt", ".bin", ".safetensors")]
+            pretrained = next((str(w) for w in weights if w.is_file()), pretrained)
+            folder = configs[0]
+        if folder.suffix == ".json" and folder.is_file():
+            open_clip.add_model_config(folder)
+            name = folder.stem
         self.device = default_device(device)
-        self.model = CLIPModel.from_pretrained(model).to(self.device).eval()
-        self.processor = CLIPProcessor.from_pretrained(model)
-        self.threshold = threshold
-        self.settings = {"model": str(model), "threshold": threshold}  # what a result depends on
+        try:
+            self.model, _, self.preprocess = open_clip.create_model_and_transforms(
+                name, pretrained=pretrained or None, device=self.device
+            )
+        except Exception as err:  # an unknown name, weights that cannot be fetched offline
+            raise MirrorError(
+                f"cannot load CLIP {name} ({pretrained}): {str(err).splitlines()[0] if str(err) else err}",
+                fix="check --clip-model and --clip-pretrained; offline, give a weights file or a local model folder",
+            ) from None
+        self.model.eval()
+        self.tokenizer = open_clip.get_tokenizer(name)
+        self.threshold, self.pairing = threshold, pairing
+        self.settings = {"model": str(model), "pretrained": str(pretrained), "threshold": threshold, "pairing": pairing}
 
     def similarity(self, image, text: str) -> float:
+        """The cosine of the image's and the text's features, as ``torch.nn.CosineSimilarity`` in the authors'
+        script computes it."""
         import torch
 
-        inputs = self.processor(text=[text], images=[image.convert("RGB")], return_tensors="pt", padding=True)
+        pixels = self.preprocess(image.convert("RGB")).unsqueeze(0).to(self.device)
+        tokens = self.tokenizer([text]).to(self.device)
         with torch.no_grad():
-            out = self.model(**{k: v.to(self.device) for k, v in inputs.items()})
-        image_embeds = torch.nn.functional.normalize(out.image_embeds, dim=-1)
-        text_embeds = torch.nn.functional.normalize(out.text_embeds, dim=-1)
-        return float((image_embeds * text_embeds).sum())
+            image_features = self.model.encode_image(pixels)
+            text_features = self.model.encode_text(tokens)
+        return float(torch.nn.functional.cosine_similarity(image_features[0], text_features[0], dim=0))
 
     def __call__(self, image, turn: dict) -> CheckResult | None:
         if not turn.get("stage_direction"):
@@ -197,6 +243,7 @@ class DeepFaceChecks:
 
 __all__ = [
     "CLIP_MODEL",
+    "CLIP_PRETRAINED",
     "CLIP_THRESHOLD",
     "IDENTITY_MODEL",
     "IDENTITY_THRESHOLD",

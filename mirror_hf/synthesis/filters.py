@@ -408,8 +408,14 @@ def check_turn_faces(dialogue: dict, checks, identity, faces: dict[int, object])
             results[check.name] = {"problems": [], "scores": {}, "failure": missing}
             continue
         problems, scores = [], {}
-        for t, face in sorted(faces.items()):
-            turn = {"idx": dialogue["idx"], "turn": t, "identity": identity, **dialogue["turns"][t]}
+        client_turns = [t for t, turn in enumerate(dialogue["turns"]) if turn["speaker"] == "client"]
+        for k, (t, face) in enumerate(sorted(faces.items())):
+            said = t  # the turn whose words the face is held against
+            if getattr(check, "pairing", "turn") == "authors":  # step4/clip.py: the k-th face, the k-th client turn
+                if k >= len(client_turns):
+                    break
+                said = client_turns[k]
+            turn = {"idx": dialogue["idx"], "turn": t, "identity": identity, **dialogue["turns"][said]}
             result = check(face, turn)
             if result is None:  # not applicable, e.g. CLIP on a turn without a stage direction
                 continue
