@@ -2,16 +2,19 @@
 each), through `filter_dialogues` as the CLI runs it (journal appends and the report included):
 
   - the rule filters without a model (basic, copy_paste), over all the dialogues;
-  - part-of-speech repetition over a sample, with a spaCy pipeline: `--pos-model` (e.g. en_core_web_sm), or by
+  - part-of-speech repetition over a sample with spaCy (our option): `--pos-model` (e.g. en_core_web_sm), or by
     default a blank English tagger initialised here, whose default model is the same CNN size as en_core_web_sm's
     (width 96, depth 4): its speed, not its tags, is what is measured;
+  - the same with NLTK's tagger (the default, the authors'), when `--nltk-data` names an nltk_data folder holding
+    punkt_tab and averaged_perceptron_tagger_eng (`python -m nltk.downloader -d DIR punkt_tab
+    averaged_perceptron_tagger_eng`);
   - Canary over a sample, when `--canary` names a converted model (`mirror-hf synthesize convert-canary`).
 
 WAI judging is an LLM call per dialogue and item: see benchmarks/judge_throughput.py. Each measure prints one line:
 dialogues, seconds, dialogues/s, and the hours the paper's 41,223 dialogues would take at that rate.
 
     python benchmarks/filter_throughput.py
-    python benchmarks/filter_throughput.py --pos-model en_core_web_sm --canary models/canary-hf --device cuda
+    python benchmarks/filter_throughput.py --pos-model en_core_web_sm --nltk-data ~/nltk_data --canary models/canary-hf
 """
 
 from __future__ import annotations
@@ -76,20 +79,26 @@ def main() -> None:
     parser.add_argument("--dialogues", type=int, default=PAPER_DIALOGUES, help="for the rule filters")
     parser.add_argument("--sample", type=int, default=2000, help="dialogues for POS and Canary (default 2000)")
     parser.add_argument("--pos-model", help="a spaCy model or folder (default: a blank tagger of the same size)")
+    parser.add_argument("--nltk-data", help="an nltk_data folder; NLTK's tagger measured when given")
     parser.add_argument("--canary", help="a converted Canary folder; measured when given")
     parser.add_argument("--device", help="where Canary runs (default: cuda when there is one)")
     args = parser.parse_args()
 
-    from mirror_hf.synthesis.filters import PosTagger
+    from mirror_hf.synthesis.pos import NltkTagger, SpacyTagger
 
     rows = dialogues(args.dialogues)
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         measure("basic + copy_paste", rows, tmp / "rules", filters=("basic", "copy_paste"))
         model = args.pos_model or str(blank_tagger(tmp / "tagger"))
-        tagger = PosTagger(model)
-        label = f"pos_repetition ({'blank tagger' if not args.pos_model else args.pos_model})"
+        tagger = SpacyTagger(model)
+        label = f"pos_repetition (spaCy{'' if not args.pos_model else ' ' + args.pos_model})"
         measure(label, rows[: args.sample], tmp / "pos", filters=("pos_repetition",), tagger=tagger)
+        if args.nltk_data:
+            tagger = NltkTagger(args.nltk_data)
+            measure(
+                "pos_repetition (NLTK)", rows[: args.sample], tmp / "nltk", filters=("pos_repetition",), tagger=tagger
+            )
         if args.canary:
             from mirror_hf.synthesis.canary import Canary
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.stages import Stage, stage_options
+from mirror_hf.stages import Stage, read_yaml_config, stage_options
 
 REPRODUCE_REPORT_FILE = "reproduce_report.json"
 SHARED = {
@@ -53,18 +53,8 @@ PROFILES = {"test": 800, "resistant": 600}  # the paper's test profiles; the tab
 
 def load_config(path: str | Path) -> dict:
     """The run's YAML, checked: unknown keys and missing ones are named, each system has one kind."""
-    import yaml
-
     file = Path(path)
-    try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise MirrorError(f"cannot read the reproduction config: {err}", file=str(file)) from err
-    if not isinstance(config, dict):
-        raise MirrorError("not a mapping of options", file=str(file), fix="see recipes/paper/tables_2_3.yaml")
-    unknown = sorted(set(config) - set(SHARED) - {"systems"})
-    if unknown:
-        raise MirrorError(f"unknown key(s) {unknown}", file=str(file), fix=f"keys: {', '.join([*SHARED, 'systems'])}")
+    config = read_yaml_config(file, "reproduction", keys=[*SHARED, "systems"], example="recipes/paper/tables_2_3.yaml")
     missing = [key for key in REQUIRED if not config.get(key)]
     if missing:
         raise MirrorError(f"{missing[0]!r} is required", file=str(file), field=missing[0])

@@ -46,6 +46,23 @@ class Stage:
         return commands[0] if self.shards == 1 else " & ".join(commands) + " & wait"  # the shards run at once
 
 
+def read_yaml_config(path: str | Path, what: str, *, keys: list[str], example: str) -> dict:
+    """A run's YAML as a mapping whose keys are all among ``keys``; a clear error names the file otherwise."""
+    import yaml
+
+    file = Path(path)
+    try:
+        config = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as err:
+        raise MirrorError(f"cannot read the {what} config: {err}", file=str(file)) from err
+    if not isinstance(config, dict):
+        raise MirrorError("not a mapping of options", file=str(file), fix=f"see {example}")
+    unknown = sorted(set(config) - set(keys))
+    if unknown:
+        raise MirrorError(f"unknown key(s) {unknown}", file=str(file), fix=f"keys: {', '.join(keys)}")
+    return config
+
+
 def stage_options(options: dict) -> list[str]:
     """``{"max_reads": 50, "wai_all": True, "filters": ["basic"]}`` -> ``--max-reads 50 --wai-all --filters basic``."""
     argv = []

@@ -7,7 +7,7 @@ import re
 import pytest
 from loopback import ScriptedServer
 from release_writer import idx_of, write_release
-from tiny_models import build_tiny_canary, build_tiny_tagger
+from tiny_models import build_tiny_canary, build_tiny_nltk_data, build_tiny_tagger
 
 from mirror_hf.cli import main
 from mirror_hf.errors import MirrorError
@@ -58,6 +58,44 @@ def test_pos_repetition_is_more_than_three_equal_tags_in_a_row():
         "turn 0: 3 RB tags in a row from token 2",
         "turn 1: 4 RB tags in a row from token 2",
     ]
+
+
+def test_pos_tags_the_screenplay_line_with_nltk_as_the_authors_notebook_did(built, models, tmp_path):
+    from mirror_hf.synthesis.filters import filter_dialogues
+    from mirror_hf.synthesis.pos import NltkTagger, SpacyTagger, turn_text
+
+    _, _, _, spacy_dir = models
+    words = {"looks": "VBZ", "very": "RB", "tired": "JJ", "i": "PRP", "am": "VBP", ".": "."}
+    nltk = NltkTagger(build_tiny_nltk_data(tmp_path / "nltk_data", words))
+    turn = {"speaker": "client", "stage_direction": "Looks very very very very tired", "statement": "I am tired."}
+    line = turn_text(turn)  # the notebook's text: the screenplay line after "Client:"
+    assert line == "[Looks very very very very tired] I am tired." and turn_text(turn, "statement") == "I am tired."
+    # word_tokenize and the perceptron; the brackets break runs (None)
+    assert nltk.tags([line]) == [[None, "VBZ", "RB", "RB", "RB", "RB", "JJ", None, "PRP", "VBP", "JJ", "."]]
+    assert pos_problems(nltk.tags([line])) == ["turn 0: 4 RB tags in a row from token 2"]
+    assert pos_problems(nltk.tags([turn_text(turn, "statement")])) == []  # the statement alone: nothing
+    assert longest_run(["RB", "RB", None, "RB", "RB"]) == (2, "RB", 0)  # a bracket or curly quote breaks a run
+    spacy = SpacyTagger(str(spacy_dir))
+    [tags] = spacy.tags(["“Maybe” [pause] he was busy."])
+    assert [i for i, tag in enumerate(tags) if tag is None] == [0, 2, 3, 5]  # spaCy's run breakers are the same
+
+    dialogue = {"idx": "cactus-9-none", "turns": [{"speaker": "therapist", "stage_direction": None,
+                                                   "statement": "I am tired."}, turn]}  # fmt: skip
+    out = tmp_path / "filtered"
+    report = filter_dialogues([dialogue], out, filters=("pos_repetition",), tagger=nltk, progress=False)
+    assert report["rejected_dialogues"] == {"cactus-9-none": {"pos_repetition": [
+        "turn 1: 4 RB tags in a row from token 2"]}}  # fmt: skip
+    ours = FilterRules(pos_text="statement")  # another setting: found again, and kept
+    report = filter_dialogues([dialogue], out, filters=("pos_repetition",), rules=ours, tagger=nltk, progress=False)
+    assert report["rejected_dialogues"] == {} and len((out / FILTERS_FILE).read_text().splitlines()) == 2
+
+    # spaCy from the command line, as an option: the same verdict on the built CASES
+    args = ["synthesize", "filter", "--dataset", str(built[1]), "--out", str(tmp_path / "spacy"), "--quiet"]
+    assert main([*args, "--filters", "pos_repetition", "--pos-tagger", "spacy", "--pos-model", str(spacy_dir)]) == 0
+    report = json.loads((tmp_path / "spacy" / "filter_report.json").read_text())
+    assert report["rejected_dialogues"] == {
+        idx_of(CASES["pos_repetition"]): {"pos_repetition": ["turn 7: 4 RB tags in a row from token 2"]}
+    }
 
 
 def test_copy_paste_finds_profile_and_plan_sentences_repeated_verbatim():
@@ -151,14 +189,14 @@ def built(tmp_path_factory, celeba_dir):
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
-    """(spaCy tagger folder, ParlAI Canary folder, the Canary it holds) trained on the CASES' utterances."""
+    """(nltk_data folder, ParlAI Canary folder, the Canary it holds, spaCy tagger folder) for the CASES' words."""
     root = tmp_path_factory.mktemp("filter-models")
     statements = sorted({text for c in CASES.values() for _, _, text in c["turns"]})
     tagger = build_tiny_tagger(root / "tagger", statements, LEXICON)
     unsafe = "__needs_intervention__ It is wrong to hurt people."
     answers = [(s, unsafe if s == UNSAFE else "__casual__") for s in statements]
     canary_dir, canary = build_tiny_canary(root, answers)
-    return tagger, canary_dir, canary
+    return build_tiny_nltk_data(root / "nltk_data", LEXICON), canary_dir, canary, tagger
 
 
 class Opt(dict):
@@ -177,7 +215,7 @@ def test_canary_converted_from_its_parlai_checkpoint_answers_as_the_trained_mode
 
     from mirror_hf.synthesis.canary import Canary, convert_parlai_canary, parse_canary_label
 
-    _, parlai, trained = models
+    _, parlai, trained, _ = models
     out = convert_parlai_canary(parlai, tmp_path / "canary-hf")
     canary = Canary(str(out), device="cpu", batch_size=2)
     texts = [UNSAFE, *THERAPIST]
@@ -214,12 +252,12 @@ def test_filter_cli_rejects_each_failing_dialogue_resumes_and_build_leaves_them_
     from mirror_hf.journal import read_records
 
     release, folder = built
-    tagger, parlai, _ = models
+    nltk_data, parlai, _, _ = models  # the default tagger, NLTK's, as the authors' notebook tagged
     canary = tmp_path / "canary-hf"
     assert main(["synthesize", "convert-canary", str(parlai), "--out", str(canary)]) == 0
     out = tmp_path / "filtered"
     server = ScriptedServer(answer=judge_answer)
-    args = ["synthesize", "filter", "--dataset", str(folder), "--out", str(out), "--pos-model", str(tagger)]
+    args = ["synthesize", "filter", "--dataset", str(folder), "--out", str(out), "--pos-model", str(nltk_data)]
     args += ["--canary", str(canary), "--device", "cpu", "--wai-judge", f"judge@{server.url}", "--quiet"]
     try:
         assert main([*args, "--cache-dir", str(tmp_path / "cache")]) == 0
@@ -310,6 +348,9 @@ def test_filter_options_fail_before_any_work(built, tmp_path):
     base = ["synthesize", "filter", "--dataset", str(folder), "--out", str(tmp_path / "f")]
     assert main([*base, "--filters", "basic,wai"]) == 2  # wai comes with its judge, not by name
     assert main([*base, "--pos-model", str(tmp_path / "no-such-model")]) == 2
+    assert main([*base, "--pos-model", str(tmp_path), "--filters", "pos_repetition"]) == 2  # no NLTK data there
+    assert main([*base, "--pos-tags", "coarse"]) == 2  # NLTK's tags are Penn's
+    assert main([*base, "--pos-tagger", "spacy", "--pos-model", str(tmp_path / "no-such-model")]) == 2
     assert main([*base, "--filters", "basic", "--faces", str(tmp_path)]) == 2  # no faces.jsonl there
     assert main([*base, "--filters", "basic", "--canary-speakers", "therapists"]) == 2
     empty = tmp_path / "empty"

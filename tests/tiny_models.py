@@ -395,3 +395,23 @@ def build_tiny_canary(path: str | Path, pairs: list[tuple[str, str]]) -> tuple[P
     torch.save(checkpoint, folder / "model")
     (folder / "model.opt").write_text(json.dumps({"model": "hugging_face/t5", "t5_model_arch": str(arch)}))
     return folder, model
+
+
+def build_tiny_nltk_data(path: str | Path, lexicon: dict[str, str]) -> Path:
+    """An ``nltk_data`` folder with the two resources the authors' POS filter loads, written here: ``punkt_tab``
+    for English with no learnt abbreviations or collocations, and ``averaged_perceptron_tagger_eng`` whose tag
+    dictionary is ``lexicon`` (each word as written and capitalised; no weights, so the dictionary decides)."""
+    import json
+
+    path = Path(path)
+    punkt = path / "tokenizers" / "punkt_tab" / "english"
+    punkt.mkdir(parents=True, exist_ok=True)
+    for name in ("collocations.tab", "sent_starters.txt", "abbrev_types.txt", "ortho_context.tab"):
+        (punkt / name).write_text("")
+    tagger = path / "taggers" / "averaged_perceptron_tagger_eng"
+    tagger.mkdir(parents=True, exist_ok=True)
+    tagdict = {**lexicon, **{word.capitalize(): tag for word, tag in lexicon.items()}}
+    files = {"weights": {}, "tagdict": tagdict, "classes": sorted(set(lexicon.values()))}
+    for part, value in files.items():
+        (tagger / f"averaged_perceptron_tagger_eng.{part}.json").write_text(json.dumps(value))
+    return path

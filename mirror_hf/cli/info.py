@@ -22,6 +22,8 @@ PACKAGES = (
     "deepface",
     "onnxruntime",
     "spacy",
+    "nltk",
+    "open_clip_torch",
 )
 
 

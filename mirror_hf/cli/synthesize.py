@@ -128,9 +128,27 @@ def _register_filter(steps) -> None:
         help=f"rule filters to run (default: {','.join(RULE_FILTERS)}); --canary, --wai-judge, --image-checks "
         "and --faces add the others",
     )
-    filter_.add_argument("--pos-model", default="en_core_web_sm", metavar="MODEL", help="spaCy model or folder")
     filter_.add_argument(
-        "--pos-tags", choices=("fine", "coarse"), default="fine", help="Penn (fine, default) or universal (coarse) tags"
+        "--pos-tagger",
+        choices=("nltk", "spacy"),
+        default="nltk",
+        help="nltk: word_tokenize and the averaged perceptron, as the authors' notebook tagged (default); spacy: ours",
+    )
+    filter_.add_argument(
+        "--pos-model",
+        metavar="MODEL_OR_DIR",
+        help="nltk: an nltk_data folder (default: NLTK's own, its two resources downloaded when missing); spacy: a "
+        "model or pipeline folder (default en_core_web_sm)",
+    )
+    filter_.add_argument(
+        "--pos-tags", choices=("fine", "coarse"), default="fine", help="spacy: Penn (fine, default) or universal tags"
+    )
+    filter_.add_argument(
+        "--pos-text",
+        choices=("line", "statement"),
+        default="line",
+        help="what is tagged: line, the screenplay line after the speaker ('[direction] statement', the authors'); "
+        "statement, the statement alone",
     )
     filter_.add_argument(
         "--copy-paste-fields",
@@ -267,10 +285,20 @@ def _dialogues(dataset: str, limit: int | None = None) -> list[dict]:
     return dialogue_texts(open_built(dataset, DIALOGUES), limit)
 
 
+def pos_tagger(args):
+    from mirror_hf.synthesis.pos import NltkTagger, SpacyTagger
+
+    if args.pos_tagger == "spacy":
+        return SpacyTagger(args.pos_model or "en_core_web_sm", "tag_" if args.pos_tags == "fine" else "pos_")
+    if args.pos_tags != "fine":
+        raise MirrorError("--pos-tags coarse: NLTK's tagger gives Penn tags", fix="add --pos-tagger spacy")
+    return NltkTagger(args.pos_model)
+
+
 def run_filter(args) -> int:
     from mirror_hf.outputs import claim_output_dir
     from mirror_hf.schema import FILTER_REPORT_FILE
-    from mirror_hf.synthesis.filters import FILTERS_FILE, RULE_FILTERS, FilterRules, PosTagger, filter_dialogues
+    from mirror_hf.synthesis.filters import FILTERS_FILE, RULE_FILTERS, FilterRules, filter_dialogues
 
     filters = comma_list(args.filters)
     unknown = sorted(set(filters) - set(RULE_FILTERS))
@@ -292,11 +320,12 @@ def run_filter(args) -> int:
     rules = FilterRules(
         canary_speakers=speakers, wai_threshold=args.wai_threshold, copy_paste_fields=fields,
         copy_paste_min_words=args.copy_paste_min_words, copy_paste_fold_case=args.copy_paste_fold_case,
+        pos_text=args.pos_text,
     )  # fmt: skip
     tagger = canary = judge = items = turn_faces = None  # models load before any dialogue is read: fail fast
     image_checks = face_checks(args)
     if "pos_repetition" in filters:
-        tagger = PosTagger(args.pos_model, "tag_" if args.pos_tags == "fine" else "pos_")
+        tagger = pos_tagger(args)
     if args.canary:
         from mirror_hf.synthesis.canary import Canary
 

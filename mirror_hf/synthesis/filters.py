@@ -5,9 +5,9 @@ where it does not, with a rejection-rate report to hold against the paper's numb
   10.3 on average); no utterance over 100 words (the paper; not in the code); no utterance whose distinct words are
   under half its words; no empty or filler-only therapist line; and the two speakers, therapist and client (the
   authors' speaker-count check was a no-op: it checks here).
-- ``pos_repetition``: no utterance with more than 3 identical part-of-speech tags in a row (spaCy; Penn tags by
-  default). The authors' notebook (``mirror/notebook/filter_generated_dialogue.ipynb``, cells 12-14) tags each raw
-  screenplay line with NLTK's perceptron tagger, a bracket or quote token resetting the count.
+- ``pos_repetition``: no utterance with more than 3 identical part-of-speech tags in a row, tagged as the authors'
+  notebook tagged them (NLTK's perceptron on ``[direction] statement``, a bracket or curly quote breaking a run;
+  spaCy and the statement alone as options: :mod:`mirror_hf.synthesis.pos`).
 - ``copy_paste``: no sentence of the profile or plan (personal information, personality, reason for counseling,
   distorted thought, CBT plan) appears verbatim in an utterance, as the authors' notebook matched them
   (``mirror/notebook/filter_generated_dialogue.ipynb``, cells 29-31: split after ``.``, ``!`` or ``?``, found as
@@ -57,6 +57,7 @@ from mirror_hf.judges.stats import valid_mean
 from mirror_hf.schema import FILTER_REPORT_FILE
 from mirror_hf.synthesis.canary import UNSAFE_LABELS
 from mirror_hf.synthesis.faces import FACES_FILE
+from mirror_hf.synthesis.pos import turn_text
 from mirror_hf.synthesis.settings import FILTERS, REJECTED_BEFORE, RULE_FILTERS, FilterRules
 
 FILTERS_FILE = "filters.jsonl"
@@ -108,18 +109,21 @@ def basic_problems(dialogue: dict, rules: FilterRules = FilterRules()) -> list[s
     return problems
 
 
-def longest_run(tags: list[str]) -> tuple[int, str | None, int]:
-    """(length, tag, start) of the longest run of one tag."""
+def longest_run(tags: list[str | None]) -> tuple[int, str | None, int]:
+    """(length, tag, start) of the longest run of one tag; a ``None`` tag (a bracket or curly quote) breaks runs."""
     best, run = (0, None, 0), (0, None, 0)
     for i, tag in enumerate(tags):
+        if tag is None:
+            run = (0, None, i)
+            continue
         run = (run[0] + 1, tag, run[2]) if tag == run[1] else (1, tag, i)
         if run[0] > best[0]:
             best = run
     return best
 
 
-def pos_problems(tags: list[list[str]], rules: FilterRules = FilterRules()) -> list[str]:
-    """``tags``: each turn's part-of-speech tags (its statement's), in turn order."""
+def pos_problems(tags: list[list[str | None]], rules: FilterRules = FilterRules()) -> list[str]:
+    """``tags``: each turn's part-of-speech tags (of :func:`~mirror_hf.synthesis.pos.turn_text`), in turn order."""
     problems = []
     for t, turn_tags in enumerate(tags):
         length, tag, start = longest_run(turn_tags)
@@ -154,34 +158,6 @@ def copy_paste_problems(dialogue: dict, rules: FilterRules = FilterRules()) -> l
             if sentence and sentence in statement:
                 problems.append(f"turn {t} repeats {field}: {sentence!r}")
     return problems
-
-
-class PosTagger:
-    """spaCy part-of-speech tags per text (``tag_``: Penn, fine-grained; ``pos_``: universal, coarse); whitespace
-    tokens are left out. ``model``: an installed spaCy package (``python -m spacy download en_core_web_sm``) or a
-    pipeline folder."""
-
-    def __init__(self, model: str = "en_core_web_sm", attribute: str = "tag_", batch_size: int = 256):
-        try:
-            import spacy
-        except ImportError as err:
-            raise MirrorError("the POS filter needs spaCy", fix="pip install 'mirror-hf[synthesis]'") from err
-        try:
-            self.nlp = spacy.load(model, disable=["parser", "ner", "lemmatizer"])
-        except OSError as err:
-            raise MirrorError(
-                f"cannot load the spaCy model {model!r}",
-                fix=f"python -m spacy download {model} (or give a pipeline folder), or leave out pos_repetition",
-            ) from err
-        if attribute not in ("tag_", "pos_"):
-            raise ValueError(f"attribute must be tag_ or pos_, got {attribute!r}")
-        self.id, self.attribute, self.batch_size = f"spacy:{model}:{attribute}", attribute, batch_size
-
-    def tags(self, texts: list[str]) -> list[list[str]]:
-        return [
-            [getattr(token, self.attribute) for token in doc if not token.is_space]
-            for doc in self.nlp.pipe(texts, batch_size=self.batch_size)
-        ]
 
 
 def wai_transcript(dialogue: dict) -> list[dict]:
@@ -219,7 +195,7 @@ def filter_dialogues(
     *,
     filters: tuple[str, ...] = RULE_FILTERS,
     rules: FilterRules = FilterRules(),
-    tagger: PosTagger | None = None,
+    tagger=None,
     canary=None,
     judge=None,
     wai_items=None,
@@ -234,10 +210,10 @@ def filter_dialogues(
     """Run ``filters`` over ``dialogues`` (rows of the ``dialogues`` config, without images) into
     ``out_dir/filters.jsonl``, then write and return the report.
 
-    ``tagger``, ``canary`` (:class:`~mirror_hf.synthesis.canary.Canary`), ``judge`` (a chat back-end for WAI) and
-    ``faces_dir`` are needed by the filters that use them; ``wai_reasks`` re-asks of an unreadable judgement. WAI,
-    the paper's last filter and the costly one, judges only the dialogues the other filters kept, unless
-    ``wai_all``.
+    ``tagger`` (:mod:`mirror_hf.synthesis.pos`), ``canary`` (:class:`~mirror_hf.synthesis.canary.Canary`),
+    ``judge`` (a chat back-end for WAI) and ``faces_dir`` are needed by the filters that use them; ``wai_reasks``
+    re-asks of an unreadable judgement. WAI, the paper's last filter and the costly one, judges only the dialogues
+    the other filters kept, unless ``wai_all``.
     ``image_checks`` (:mod:`mirror_hf.synthesis.checks`) run on the turn faces ``turn_faces`` reads, each a filter
     of its own name: the authors' image filtering of drawn faces. Results are appended ``chunk`` dialogues at a time.
     """
@@ -337,7 +313,7 @@ def _check(name: str, part: list[dict], rules: FilterRules, tagger, canary, judg
     if name == "copy_paste":
         return [{"problems": copy_paste_problems(d, rules)} for d in part]
     if name == "pos_repetition":
-        tags = iter(tagger.tags([turn.get("statement") or "" for d in part for turn in d["turns"]]))
+        tags = iter(tagger.tags([turn_text(turn, rules.pos_text) for d in part for turn in d["turns"]]))
         return [{"problems": pos_problems([next(tags) for _ in d["turns"]], rules)} for d in part]
     if name == "canary":
         return _canary_check(part, canary, rules)
@@ -625,7 +601,6 @@ __all__ = [
     "FilterRules",
     "TurnFaces",
     "check_turn_faces",
-    "PosTagger",
     "basic_problems",
     "build_filter_report",
     "copy_paste_problems",

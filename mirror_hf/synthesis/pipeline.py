@@ -32,7 +32,7 @@ from pathlib import Path
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import read_records
 from mirror_hf.schema import DIALOGUES, FILTER_REPORT_FILE, SCREENPLAYS_REPORT_FILE
-from mirror_hf.stages import Stage, run_stages, stage_options
+from mirror_hf.stages import Stage, read_yaml_config, run_stages, stage_options
 from mirror_hf.synthesis.settings import REJECTED_BEFORE, RULE_FILTERS
 
 PIPELINE_REPORT_FILE = "pipeline_report.json"
@@ -66,22 +66,8 @@ def load_pipeline_config(path: str | Path) -> dict:
     """The pipeline's YAML: shared keys (``out``, ``release``, ``celeba_dir``, ``cactus``, ``device``, ...) and one
     section per command (``screenplays``, ``expressions``, ``faces``, ``filter``, ``build``) holding that command's
     options, written with ``_`` for ``-``; ``filter: false`` runs no filter."""
-    import yaml
-
     file = Path(path)
-    try:
-        config = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as err:
-        raise MirrorError(f"cannot read the pipeline config: {err}", file=str(file)) from err
-    if not isinstance(config, dict):
-        raise MirrorError("not a mapping of options", file=str(file), fix="see recipes/synthesis/*.yaml")
-    unknown = sorted(set(config) - set(SHARED) - set(SECTIONS))
-    if unknown:
-        raise MirrorError(
-            f"unknown key(s) {unknown}",
-            file=str(file),
-            fix=f"shared keys are {', '.join(SHARED)}; sections are {', '.join(SECTIONS)}",
-        )
+    config = read_yaml_config(file, "pipeline", keys=[*SHARED, *SECTIONS], example="recipes/synthesis/*.yaml")
     for key in ("out", "celeba_dir"):
         if not config.get(key):
             raise MirrorError(f"{key!r} is required", file=str(file), field=key)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 FILTERS = ("basic", "pos_repetition", "copy_paste", "canary", "wai", "faces")
-RULE_FILTERS = ("basic", "pos_repetition", "copy_paste")  # no model server needed (pos needs a spaCy model)
+RULE_FILTERS = ("basic", "pos_repetition", "copy_paste")  # no model server needed (pos needs a tagger)
 REJECTED_BEFORE = "rejected by an earlier filter"  # why a later filter did not judge a dialogue: nothing left to do
 
 
@@ -41,6 +41,7 @@ class FilterRules:
     max_words: int = 100
     min_distinct_share: float = 0.5
     max_pos_run: int = 3
+    pos_text: str = "line"  # the notebook's: "[direction] statement"; "statement" (ours) leaves the direction out
     # the authors' notebook (filter_generated_dialogue.ipynb, cells 29-31): these five fields, a sentence found
     # verbatim (case-sensitive) in a statement, however short, numbered plan steps ("1.") aside
     copy_paste_fields: tuple[str, ...] = (
@@ -59,7 +60,7 @@ class FilterRules:
         """The rules a filter's result depends on (a result found under other settings is found again)."""
         fields = {
             "basic": ("min_turns", "max_turns", "max_words", "min_distinct_share"),
-            "pos_repetition": ("max_pos_run",),
+            "pos_repetition": ("max_pos_run", "pos_text"),
             "copy_paste": ("copy_paste_fields", "copy_paste_min_words", "copy_paste_fold_case"),
             "canary": ("canary_speakers",),
         }.get(name, ())
