@@ -1,3 +1,3 @@
 """The Hub dataset card templates (Jinja, rendered by :mod:`mirror_hf.cards`): a built MIRROR dataset
-(``dataset.md``), a simulation run (``sessions.md``), an evaluation (``evaluation.md``) and new dialogues
-(``release.md``). Installed as ``mirror_hf.dataset_card``."""
+(``dataset.md``), a simulation run (``sessions.md``), an evaluation (``evaluation.md``), new dialogues
+(``release.md``) and a pairwise study's key (``study.md``). Installed as ``mirror_hf.dataset_card``."""

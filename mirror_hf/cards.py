@@ -23,6 +23,8 @@ from mirror_hf.data.release import TRAIN_FILES
 from mirror_hf.schema import (
     CONFIG_SPLITS,
     DIALOGUES,
+    ITEMS_CONFIG,
+    ITEMS_SHARD,
     JUDGEMENT_FEATURES,
     JUDGEMENTS_CONFIG,
     SESSIONS_CONFIG,
@@ -342,5 +344,28 @@ def render_evaluation_card(report_markdown: str, report: dict, load_path: str | 
         runs=list(report.get("therapists", {})),
         load_path=load_path,
         report_markdown=body.strip(),
+    )
+    return str(card)
+
+
+def render_study_card(study: dict, load_path: str | None = None) -> str:
+    """The card of a pairwise study written by ``mirror-hf pairwise sample``: the key (``items`` config), the design
+    and how to annotate and report; ``load_path`` names it in the example."""
+    data = DatasetCardData(
+        license="gpl-2.0",  # the dialogues derive from MIRROR / CACTUS
+        language=["en"],
+        pretty_name="MIRROR pairwise study",
+        tags=["mirror-hf", "human-evaluation", "pairwise", "psychotherapy", "cbt"],
+        configs=[
+            {
+                "config_name": ITEMS_CONFIG,
+                "default": True,
+                "data_files": [{"split": "train", "path": ITEMS_SHARD}],
+                "description": cache_key(study["study_id"]),
+            }
+        ],
+    )
+    card = DatasetCard.from_template(
+        data, template_str=_template("dataset_card", "study.md"), study=study, load_path=load_path
     )
     return str(card)

@@ -37,12 +37,14 @@ from mirror_hf.schema import (
     DATA_DIR,
     EVAL_MARKDOWN_FILE,
     EVAL_REPORT_FILE,
+    ITEMS_SHARD,
     JUDGEMENTS_CONFIG,
     RECIPE_FILE,
     RUN_REPORT_FILE,
     SCREENPLAYS_REPORT_FILE,
     SESSIONS_CONFIG,
     SESSIONS_FILE,
+    STUDY_FILE,
 )
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -56,7 +58,10 @@ KINDS = {
     "release": "dataset",
     "adapter": "model",
     "merged": "model",
+    "study": "dataset",
+    "study app": "space",
 }
+STUDY_APP = "annotation_app.py"  # what makes a folder a pairwise study's app (mirror_hf.pairwise)
 RELEASE_UPLOADS = ("mirror_data.csv", "screenplays.jsonl", "design.jsonl")  # of a `synthesize screenplays` folder
 
 
@@ -93,6 +98,10 @@ def folder_kind(folder: str | Path) -> str:
         return "evaluation"
     if (folder / SCREENPLAYS_REPORT_FILE).is_file() and (folder / RELEASE_UPLOADS[0]).is_file():
         return "release"
+    if (folder / STUDY_FILE).is_file() and (folder / ITEMS_SHARD).is_file():
+        return "study"
+    if (folder / STUDY_FILE).is_file() and (folder / STUDY_APP).is_file():
+        return "study app"
     if (folder / SESSIONS_FILE).is_file():
         raise MirrorError(
             "this simulation run has not written its sessions dataset: it stopped before the end",
@@ -101,10 +110,11 @@ def folder_kind(folder: str | Path) -> str:
         )
     raise MirrorError(
         f"not a folder mirror-hf wrote: it has none of {BUILD_REPORT_FILE}, {RUN_REPORT_FILE}, {ADAPTER_CONFIG}, "
-        f"config.json + {RECIPE_FILE}, {EVAL_REPORT_FILE} + {EVAL_MARKDOWN_FILE}, {SCREENPLAYS_REPORT_FILE}",
+        f"config.json + {RECIPE_FILE}, {EVAL_REPORT_FILE} + {EVAL_MARKDOWN_FILE}, {SCREENPLAYS_REPORT_FILE}, "
+        f"{STUDY_FILE}",
         file=str(folder),
-        fix="push the --out folder of `mirror-hf build`, `simulate`, `evaluate`, `export` or `synthesize screenplays`, "
-        "or a training output_dir",
+        fix="push the --out folder of `mirror-hf build`, `simulate`, `evaluate`, `export`, `synthesize screenplays` "
+        "or `pairwise sample` (or its app/), or a training output_dir",
     )
 
 
@@ -265,6 +275,10 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
         return _evaluation_uploads(folder, repo_id)
     if kind == "release":
         return _release_uploads(folder, repo_id)
+    if kind == "study":
+        return _study_uploads(folder, repo_id)
+    if kind == "study app":
+        return {p.relative_to(folder).as_posix(): p for p in _study_app_files(folder)}
     render = _dataset_card if kind == "dataset" else _sessions_card
     card, report = render(folder, repo_id, images_removed=bool(dropped_from))
     uploads = {"README.md": card.encode()}
@@ -292,6 +306,28 @@ def _release_uploads(folder: Path, repo_id: str) -> dict:
     uploads[SCREENPLAYS_REPORT_FILE] = public.encode()
     uploads.update({name: folder / name for name in RELEASE_UPLOADS if (folder / name).is_file()})
     return uploads
+
+
+def _study_uploads(folder: Path, repo_id: str) -> dict:
+    """A pairwise study's key: card (rendered for ``repo_id``), study.json, the items manifest, answers and judges.
+    Not its app (a Space of its own, with the faces) nor the annotators' sign-in links."""
+    from mirror_hf.cards import render_study_card
+
+    study = json.loads((folder / STUDY_FILE).read_text(encoding="utf-8"))
+    uploads: dict[str, Path | bytes] = {"README.md": render_study_card(study, repo_id).encode()}
+    uploads[STUDY_FILE] = (json.dumps(_public_paths(study), indent=1, ensure_ascii=False) + "\n").encode()
+    for path in [folder / ITEMS_SHARD, *sorted(folder.glob("answers/*.jsonl")), *sorted(folder.glob("judges/*.jsonl"))]:
+        uploads[path.relative_to(folder).as_posix()] = path
+    return uploads
+
+
+def _study_app_files(folder: Path) -> list[Path]:
+    """A study app's files, without the answers it saved locally (those go to the answers dataset)."""
+    return [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.relative_to(folder).parts[0] not in ("answers", "__pycache__", ".gradio")
+    ]
 
 
 def _evaluation_uploads(folder: Path, repo_id: str) -> dict:
@@ -405,6 +441,14 @@ def push(
     require_token(token)
     repo_type = KINDS[kind]
     images = find_images(folder) if repo_type == "dataset" else {}
+    if kind == "study app":  # faces as files: the app cannot work without them
+        images = {p.relative_to(folder).as_posix(): 1 for p in sorted((folder / "faces").glob("*.jpg"))}
+        if images and drop_images:
+            raise MirrorError(
+                "a study app shows the faces; it cannot be pushed without them",
+                file=str(folder),
+                fix="push it to a private Space (--private), or sample a study from runs without faces",
+            )
     n_images = sum(images.values())
     if n_images and not drop_images and private is not True:
         first = next(iter(images))
@@ -420,7 +464,8 @@ def push(
         # everything local first, so that a bad folder fails before the Hub is touched
         uploads = _uploads(folder, kind, repo_id, dropped_from=images if dropped else {}, scratch=Path(scratch))
         api = HfApi(token=token)
-        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True)
+        sdk = {"space_sdk": "gradio"} if repo_type == "space" else {}
+        api.create_repo(repo_id, repo_type=repo_type, private=private, exist_ok=True, **sdk)
         is_private = bool(api.repo_info(repo_id, repo_type=repo_type).private)
         if n_images and not drop_images and not is_private:
             raise MirrorError(

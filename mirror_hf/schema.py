@@ -111,6 +111,12 @@ JUDGEMENTS_CONFIG = "judgements"
 # "rejected_dialogues" maps a dialogue idx to {filter: [reasons]}.
 FILTER_REPORT_FILE = "filter_report.json"
 
+# `mirror-hf pairwise sample --out STUDY`: study.json, the manifest (one row per A/B item, the models behind each side)
+# as the "items" config, the annotation app under app/ (blinded: no model names), answers/ and judges/ (JSONL).
+STUDY_FILE = "study.json"
+ITEMS_CONFIG = "items"
+ITEMS_SHARD = f"{DATA_DIR}/{ITEMS_CONFIG}/train-00000-of-00001.parquet"
+
 # `mirror-hf synthesize screenplays --out DIR`: new dialogues as release files (mirror_data.csv) and this report.
 SCREENPLAYS_REPORT_FILE = "screenplays_report.json"
 
@@ -122,6 +128,7 @@ _FEATURE_NAMES = (
     "FEATURES",
     "SESSION_FEATURES",
     "JUDGEMENT_FEATURES",
+    "ITEM_FEATURES",
 )
 
 
@@ -231,6 +238,19 @@ def _features() -> dict:
             "raw": List(Value("string")),
             "failure": Value("string"),
             "expected": Value("float64"),  # the probability-weighted score, when asked for
+        }
+    )
+    # A pairwise study's manifest (mirror_hf.pairwise.study): which run's session is shown as A and which as B.
+    ITEM_FEATURES = Features(
+        {
+            "item_id": Value("string"),
+            "profile_idx": Value("string"),
+            "resistance": ClassLabel(names=list(RESISTANCE_TYPES)),
+            "model_a": Value("string"),
+            "model_b": Value("string"),
+            "session_a": Value("string"),  # the blinded session ids the app shows
+            "session_b": Value("string"),
+            "swapped": Value("bool"),  # True: the later run of the pair (in --runs order) is shown as A
         }
     )
     return {name: value for name, value in locals().items() if name in _FEATURE_NAMES}

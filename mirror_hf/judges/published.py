@@ -74,6 +74,27 @@ def _table(rows: dict, columns: tuple[str, ...]) -> dict:
 
 
 PUBLISHED = {"counseling_eval": _table(_T2, _T2_COLUMNS), "wai": _table(_T3, _T3_COLUMNS)}
+
+# Tables 4-6 (Appendix E.1): the expert pairwise study, two annotators, 200 cases. Row beats column, in %, and each
+# model's win rate. Each pair's two cells sum to 100 (ties are split or left out; the paper does not say which).
+# The win rate is the mean of the row's cells, except LLaMA-3-8B's in Table 4 (printed 38.09; its row's mean: 39.24).
+PAIRWISE_SOURCE = "Kim et al., MIRROR: Tables 4-6 (pairwise comparison by two domain experts, 200 test cases)"
+PAIRWISE_MODELS = ("LLaMA-3-8B", "CAMEL-LLaMA3", "MIRROR-LLaVA_P+EC")
+_T456 = {  # dimension -> the rows as printed: the cells against each model in PAIRWISE_MODELS order, then the win rate
+    "goal": ("- 42.13 36.34 38.09", "57.87 - 43.43 50.65", "65.95 56.57 - 61.26"),
+    "approach": ("- 44.72 34.77 39.75", "55.28 - 43.97 49.62", "65.23 56.03 - 60.63"),
+    "bond": ("- 40.19 49.35 44.77", "50.65 - 42.46 46.55", "59.81 57.54 - 58.67"),
+}
+PAIRWISE = {
+    dimension: {
+        "beats": {
+            row: {col: float(v) for col, v in zip(PAIRWISE_MODELS, line.split()[:3], strict=True) if v != "-"}
+            for row, line in zip(PAIRWISE_MODELS, lines, strict=True)
+        },
+        "win_rate": {row: float(line.split()[3]) for row, line in zip(PAIRWISE_MODELS, lines, strict=True)},
+    }
+    for dimension, lines in _T456.items()
+}
 REFERENCE = "MIRROR-LLaVA_P+EC"
 
 

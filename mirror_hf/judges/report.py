@@ -27,21 +27,18 @@ import re
 from pathlib import Path
 
 from mirror_hf.errors import MirrorError
-from mirror_hf.journal import read_records
 from mirror_hf.judges import counseling_eval, stats, wai
 from mirror_hf.judges.engine import Judgement, judge_counseling, judge_wai, summarize
 from mirror_hf.judges.stats import valid_mean
 from mirror_hf.judges.transcript import to_dialogue
 from mirror_hf.protocol import PROTOCOL_FILE
+from mirror_hf.runs import read_session_records
 from mirror_hf.schema import (
-    DATA_DIR,
     EVAL_MARKDOWN_FILE,
     EVAL_REPORT_FILE,
     FAILURE_REASONS,
     JUDGEMENTS_CONFIG,
     RUN_REPORT_FILE,
-    SESSIONS_CONFIG,
-    SESSIONS_FILE,
     parse_idx,
 )
 
@@ -72,40 +69,6 @@ class Run:
             return None
 
 
-def _read_journal(path: Path) -> list[dict]:
-    return read_records(path, key=lambda r: r["session_id"])
-
-
-def _read_records(path: Path) -> list[dict]:
-    """Session records from a run folder (its sessions.jsonl), a sessions dataset folder (its parquet, e.g. one
-    pulled from the Hub), or a JSONL file. Faces are not read: judges see text."""
-    if path.is_dir():
-        if (path / SESSIONS_FILE).exists():
-            return _read_journal(path / SESSIONS_FILE)
-        shards = sorted((path / DATA_DIR / SESSIONS_CONFIG).glob("*.parquet"))
-        if not shards:
-            raise MirrorError(
-                "neither sessions.jsonl nor data/sessions/*.parquet here",
-                file=str(path),
-                fix="pass a run folder of mirror-hf simulate or a sessions dataset folder",
-            )
-        return _parquet_records(shards)
-    return _read_journal(path)
-
-
-def _parquet_records(shards: list[Path]) -> list[dict]:
-    import pyarrow.parquet as pq
-
-    records = []
-    for shard in shards:
-        # row group by row group, faces dropped as they come: a run's images need not fit in memory
-        for batch in pq.ParquetFile(shard).iter_batches(batch_size=64):
-            for row in batch.to_pylist():
-                row["turns"] = [{k: v for k, v in t.items() if k != "image"} for t in row["turns"]]
-                records.append(row)
-    return records
-
-
 def load_runs(specs: list[str]) -> list[Run]:
     """Runs from ``[NAME=]PATH`` (a run folder of ``mirror-hf simulate`` or its ``sessions.jsonl``)."""
     runs = []
@@ -114,7 +77,7 @@ def load_runs(specs: list[str]) -> list[Run]:
         path = Path(path)
         if not path.exists():
             raise MirrorError("no such run", file=str(path), fix="give a run folder of mirror-hf simulate")
-        records = sorted(_read_records(path), key=lambda r: r["session_id"])
+        records = sorted(read_session_records(path), key=lambda r: r["session_id"])
         kept = [r for r in records if r.get("end_reason") not in FAILURE_REASONS]
         excluded = [r["session_id"] for r in records if r.get("end_reason") in FAILURE_REASONS]
         if not kept:

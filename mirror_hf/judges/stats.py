@@ -150,6 +150,19 @@ def icc_2_1(ratings) -> float:
     return float((bms - ems) / denominator) if denominator else math.nan
 
 
+def cohen_kappa(a, b) -> float:
+    """Cohen's kappa of two raters' labels of the same units (any hashable labels; pairs with a None left out):
+    (observed - chance agreement) / (1 - chance), chance from each rater's own label frequencies."""
+    pairs = [(x, y) for x, y in zip(a, b, strict=True) if x is not None and y is not None]
+    n = len(pairs)
+    if n == 0:
+        return math.nan
+    labels = {x for pair in pairs for x in pair}
+    observed = sum(x == y for x, y in pairs) / n
+    chance = sum((sum(x == c for x, _ in pairs) / n) * (sum(y == c for _, y in pairs) / n) for c in labels)
+    return float((observed - chance) / (1 - chance)) if chance < 1 else math.nan
+
+
 def krippendorff_alpha(ratings, level: str = "interval") -> float:
     """Krippendorff's alpha for ``ratings`` as raters x units with NaN for missing; ``level`` interval or nominal.
 
