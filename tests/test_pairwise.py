@@ -274,9 +274,13 @@ def test_bad_input_is_refused_or_recovered_and_no_answer_is_lost(runs, tmp_path,
     assert sample(runs, study, "--n", "3", "--seed", "9", "--annotators", "ana") == 2
     assert "holds answers to study" in capsys.readouterr().err
     assert read_study(study)["study_id"] == meta["study_id"]
-    # ... the same study again is fine, and the answers stay
+    # ... the same study again is fine: the answers, the sign-in links and the Space's answers setting stay
+    links = (study / "annotator_links.txt").read_text()
+    assert main(["pairwise", "annotate", str(study), "--push", "lab/answers", "--no-serve"]) == 0
     assert sample(runs, study, "--n", "3", "--annotators", "ana") == 0
-    assert len(store.answered("ana")) == 9
+    assert len(store.answered("ana")) == 9 and (study / "annotator_links.txt").read_text() == links
+    assert json.loads((study / "app/config.json").read_text())["answers_repo"] == "lab/answers"
+    assert not (tmp_path / "study.partial").exists()
 
 
 def test_cli_refuses_a_foreign_folder_and_unknown_options(runs, tmp_path, capsys):
@@ -314,3 +318,13 @@ def test_sample_study_works_from_a_sessions_dataset_folder_with_embedded_faces(r
     assert sorted(p.name for p in (tmp_path / "a/app/faces").iterdir()) == sorted(
         p.name for p in (tmp_path / "b/app/faces").iterdir()
     )
+
+
+def test_annotate_writes_the_spaces_answers_setting(runs, tmp_path, capsys):
+    study = tmp_path / "study"
+    assert sample(runs, study, "--n", "3") == 0
+    args = ["pairwise", "annotate", str(study), "--no-serve"]
+    assert main(args) == 2 and "add --push ORG/NAME" in capsys.readouterr().err
+    assert main([*args, "--push", "not a repo"]) == 2
+    assert main([*args, "--push", "lab/answers", "--every", "5"]) == 0
+    assert json.loads((study / "app/config.json").read_text()) == {"answers_repo": "lab/answers", "every_minutes": 5.0}

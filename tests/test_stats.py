@@ -45,6 +45,17 @@ def test_icc_2_1_published_example():
     assert stats.icc_2_1([[1, 1], [2, 2], [5, 5]]) == pytest.approx(1.0)
 
 
+def test_cohen_kappa_published_example():
+    """Wikipedia's worked example ("Cohen's kappa"): 50 proposals, both raters yes on 20, no on 15, A yes and B no on
+    5, A no and B yes on 10: p_o = 0.7, p_e = 0.5, kappa = 0.4."""
+    a = ["yes"] * 20 + ["yes"] * 5 + ["no"] * 10 + ["no"] * 15
+    b = ["yes"] * 20 + ["no"] * 5 + ["yes"] * 10 + ["no"] * 15
+    assert stats.cohen_kappa(a, b) == pytest.approx(0.4)
+    assert stats.cohen_kappa(a, a) == 1.0
+    assert stats.cohen_kappa([*a, None], [*b, "yes"]) == pytest.approx(0.4)  # a missing label leaves the pair out
+    assert math.isnan(stats.cohen_kappa(["A", "A"], ["A", "A"]))  # chance agreement 1: undefined
+
+
 def test_krippendorff_alpha_published_example():
     """Krippendorff (2011), "Computing Krippendorff's alpha-reliability": 4 observers, 12 units, missing values;
     alpha = 0.743 nominal, 0.849 interval."""

@@ -12,19 +12,20 @@ def register(subparsers) -> None:
     push = add_command(
         subparsers,
         "push",
-        help="publish a built dataset, a sessions run, an evaluation, new dialogues, an adapter, a merged model or a "
-        "metric Space to the Hub",
+        help="publish a built dataset, a sessions run, an evaluation, new dialogues, a pairwise study or its app, an "
+        "adapter, a merged model or a metric Space to the Hub",
         description="Publish a folder mirror-hf wrote (build --out, simulate --out, evaluate --out, synthesize "
-        "screenplays --out, a training output_dir, export --out) as a Hub repository in one commit, with its card "
-        "rendered for that repository; or a metric (wai_alliance, counseling_eval) as a Space that "
-        "evaluate.load(REPO) reads. Faces derive from CelebA and may not be published: a folder holding faces needs "
-        "--private (checked on the Hub) or --drop-images. You need a token with write access (HF_TOKEN or "
-        "`hf auth login`).",
+        "screenplays --out, pairwise sample --out or its app/ as a Space, a training output_dir, export --out) as a "
+        "Hub repository in one commit, with its card rendered for that repository; or a metric (wai_alliance, "
+        "counseling_eval) as a Space that evaluate.load(REPO) reads. Faces derive from CelebA and may not be "
+        "published: a folder holding faces needs --private (checked on the Hub) or --drop-images. You need a token "
+        "with write access (HF_TOKEN or `hf auth login`).",
         epilog="examples:\n  mirror-hf push mirror me/mirror --private\n"
         "  mirror-hf push runs/sim-pec me/mirror-sessions --drop-images\n"
         "  mirror-hf push runs/mirror-llava-ec me/mirror-llava-ec\n"
         "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push eval/ me/mirror-eval\n"
         "  mirror-hf push new/ me/mirror-new-dialogues\n"
+        "  mirror-hf push study/app me/study-app --private\n"
         "  mirror-hf push wai_alliance me/wai_alliance",
     )
     push.add_argument("source", metavar="FOLDER_OR_METRIC", help="a folder mirror-hf wrote, or a metric's name")

@@ -24,6 +24,7 @@ PACKAGES = (
     "spacy",
     "nltk",
     "open_clip_torch",
+    "gradio",
 )
 
 

@@ -94,6 +94,9 @@ def _register_annotate(steps) -> None:
         "--private", action=argparse.BooleanOptionalAction, default=True, help="the answers dataset is private"
     )
     annotate.add_argument("--every", type=float, default=1.0, metavar="MINUTES", help="minutes between pushes")
+    annotate.add_argument(
+        "--no-serve", action="store_true", help="write app/config.json (with --push) and stop: for a Space"
+    )
     annotate.set_defaults(handler=run_annotate)
 
 
@@ -174,7 +177,7 @@ def run_sample(args) -> int:
 def run_annotate(args) -> int:
     import json
 
-    from mirror_hf.pairwise.study import ANSWERS_DIR, APP_DIR, LINKS_FILE, read_study
+    from mirror_hf.pairwise.study import ANSWERS_DIR, APP_DIR, CONFIG_FILE, LINKS_FILE, read_study
 
     study = read_study(args.study)
     app = Path(args.study) / APP_DIR
@@ -183,12 +186,20 @@ def run_annotate(args) -> int:
     if args.every <= 0:
         raise MirrorError(f"--every {args.every}", fix="give the minutes between pushes, above 0")
     if args.push:
-        from mirror_hf.hub import check_repo_id, require_token
+        from mirror_hf.hub import check_repo_id
 
         check_repo_id(args.push)
-        require_token()
         config = {"answers_repo": args.push, "every_minutes": args.every}
-        (app / "config.json").write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+        (app / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+    if args.no_serve:
+        if not args.push:
+            raise MirrorError("--no-serve writes the answers dataset of --push into the app", fix="add --push ORG/NAME")
+        print(f"wrote {app / CONFIG_FILE}: a Space of this folder pushes its answers to {args.push}")
+        return 0
+    from mirror_hf.hub import require_token
+
+    if args.push:
+        require_token()
     try:
         from mirror_hf.pairwise.annotation_app import launch
     except ImportError as err:
@@ -199,7 +210,10 @@ def run_annotate(args) -> int:
     for line in links.read_text(encoding="utf-8").splitlines() if links.is_file() else ():
         name, _, query = line.partition("\t")
         print(f"  {name}: {where}{query}")
-    print(f"answers: {Path(args.study) / ANSWERS_DIR}" + (f" and {args.push} (private)" if args.push else ""))
+    print(
+        f"answers: {Path(args.study) / ANSWERS_DIR}"
+        + (f" and {args.push} ({'private' if args.private else 'public'})" if args.push else "")
+    )
     sys.stdout.flush()
     launch(
         app,

@@ -152,8 +152,8 @@ def build_app(app_dir: str | Path, answers_dir: str | Path, *, scheduler=None) -
         if k >= total:
             return view(state, show_directions)
         missing = [d["question"].split(" —")[0] for d, c in zip(study.dimensions, choices, strict=True) if not c]
-        if missing:
-            return view(state, show_directions, f"⚠️ answer {', '.join(missing)} first")
+        if missing:  # nothing else changes: the choices made so far stay on the page
+            return (state, *[gr.update()] * (3 + len(names)), f"⚠️ answer {', '.join(missing)} first")
         item = study.items[k]
         seconds = time.time() - state["shown_at"] if state.get("shown_at") else None
         store.save(state["annotator"], item["item_id"], dict(zip(names, choices, strict=True)), seconds=seconds)

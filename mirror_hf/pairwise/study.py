@@ -36,6 +36,7 @@ PAPER_RESISTANCE = ("emotional", "cognitive", "behavioral")
 APP_DIR, ANSWERS_DIR, JUDGES_DIR = "app", "answers", "judges"
 LINKS_FILE = "annotator_links.txt"  # the owner's: each annotator's sign-in token (the app keeps only digests)
 APP_FILES = ("annotation_app.py", "answer_store.py")  # copied into app/ from this package: the Space runs them
+CONFIG_FILE = "config.json"  # app/: the Hub dataset a Space pushes its answers to (mirror_hf.pairwise.annotation_app)
 FACE_QUALITY = 90  # faces go into the app as JPEG: a study of 600 sessions stays a folder one can push
 
 # What each dimension asks (ours), with the WAI items of that dimension (paper Table 7) shown as guidance.
@@ -147,7 +148,6 @@ def sample_study(
     """Write the study of ``specs`` (``NAME=RUN``, as ``mirror-hf evaluate`` takes) into ``out``; see the module's
     docstring. The same runs, ``n``, ``by``, ``resistance`` and ``seed`` give the same study (its ``study_id``)."""
     from mirror_hf.judges import wai
-    from mirror_hf.runs import read_session_records
 
     if n < 1:
         raise MirrorError(f"--n {n}", fix="ask for one case or more")
@@ -186,7 +186,47 @@ def sample_study(
     out = Path(out)
     staging = out.with_name(out.name + ".partial")  # written whole, then swapped in: a failure leaves out as it was
     shutil.rmtree(staging, ignore_errors=True)
-    app = staging / APP_DIR
+    try:
+        study_id, tokens = _write_app(staging / APP_DIR, out, runs, by_run, used, blind, rows, annotators)
+        study = {
+            "format": STUDY_FORMAT,
+            "version": STUDY_VERSION,
+            "study_id": study_id,
+            "design": {"n": n, "by": by, "resistance": list(resistance), "seed": seed, "pairs": "every pair of runs"},
+            "runs": {run.label: {"path": str(run.path), "settings": run.settings} for run in runs},
+            "cases": len(cases),
+            "items": len(rows),
+            "per_resistance": {t: sum(eligible[c] == t for c in cases) for t in resistance},
+            "dimensions": list(wai.DIMENSIONS),
+            "annotators": list(tokens),
+        }
+        _write_json(staging / STUDY_FILE, study)
+        if tokens:
+            links = "".join(f"{name}\t?token={token}\n" for name, token in tokens.items())
+            (staging / LINKS_FILE).write_text(links, encoding="utf-8")
+        _write_manifest(staging, rows, study)
+        _check_no_orphans(out, study_id)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    _swap_in(staging, out)
+    return study
+
+
+def _known_tokens(out: Path) -> dict[str, str]:
+    """The sign-in tokens an earlier sample gave: a study sampled again keeps its annotators' links."""
+    links = out / LINKS_FILE
+    if not links.is_file():
+        return {}
+    pairs = (line.partition("\t") for line in links.read_text(encoding="utf-8").splitlines())
+    return {name: query.removeprefix("?token=") for name, _, query in pairs if query}
+
+
+def _write_app(app, out, runs, by_run, used, blind, rows, annotators) -> tuple[str, dict[str, str]]:
+    """The blinded app folder; returns the study's id and each annotator's sign-in token."""
+    from mirror_hf.judges import wai
+    from mirror_hf.runs import read_session_records
+
     app.mkdir(parents=True)
     sessions = {}
     for r, run in enumerate(runs):
@@ -195,7 +235,8 @@ def sample_study(
             sessions[blind[(r, wanted[record["session_id"]])]] = _shown_turns(record, app)
     texts = json.dumps({"rows": rows, "sessions": sessions}, sort_keys=True, ensure_ascii=False)
     study_id = hashlib.sha256(texts.encode()).hexdigest()[:16]
-    tokens = {name: secrets.token_urlsafe(12) for name in dict.fromkeys(annotators)}
+    known = _known_tokens(out)
+    tokens = {name: known.get(name) or secrets.token_urlsafe(12) for name in dict.fromkeys(annotators)}
     dimensions = [
         {
             "name": d,
@@ -216,27 +257,9 @@ def sample_study(
     _write_json(app / STUDY_FILE, blinded)
     _write_json(app / "sessions.json", sessions)
     _write_app_files(app)
-    per_resistance = {t: sum(eligible[c] == t for c in cases) for t in resistance}
-    study = {
-        "format": STUDY_FORMAT,
-        "version": STUDY_VERSION,
-        "study_id": study_id,
-        "design": {"n": n, "by": by, "resistance": list(resistance), "seed": seed, "pairs": "every pair of runs"},
-        "runs": {run.label: {"path": str(run.path), "settings": run.settings} for run in runs},
-        "cases": len(cases),
-        "items": len(rows),
-        "per_resistance": per_resistance,
-        "dimensions": list(wai.DIMENSIONS),
-        "annotators": list(tokens),
-    }
-    _write_json(staging / STUDY_FILE, study)
-    if tokens:
-        links = "".join(f"{name}\t?token={token}\n" for name, token in tokens.items())
-        (staging / LINKS_FILE).write_text(links, encoding="utf-8")
-    _write_manifest(staging, rows, study)
-    _check_no_orphans(out, study_id, staging)
-    _swap_in(staging, out)
-    return study
+    if (out / APP_DIR / CONFIG_FILE).is_file():  # the Space's answers setting (`pairwise annotate --push`) stays
+        shutil.copy2(out / APP_DIR / CONFIG_FILE, app / CONFIG_FILE)
+    return study_id, tokens
 
 
 def _write_json(path: Path, data) -> None:
@@ -269,7 +292,7 @@ def _write_manifest(folder: Path, rows: list[dict], study: dict) -> None:
     (folder / "README.md").write_text(render_study_card(study), encoding="utf-8")
 
 
-def _check_no_orphans(out: Path, study_id: str, staging: Path) -> None:
+def _check_no_orphans(out: Path, study_id: str) -> None:
     """Another study may not replace one that has answers: they would answer items that no longer exist."""
     if not (out / STUDY_FILE).is_file():
         return
@@ -279,7 +302,6 @@ def _check_no_orphans(out: Path, study_id: str, staging: Path) -> None:
         before = None
     saved = [p for d in (ANSWERS_DIR, JUDGES_DIR) for p in sorted((out / d).glob("*.jsonl"))]
     if before != study_id and saved:
-        shutil.rmtree(staging)
         raise MirrorError(
             f"{out} holds answers to study {before} ({saved[0].relative_to(out)}, ...); this sample is another "
             f"study ({study_id}), so nothing was changed",
