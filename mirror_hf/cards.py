@@ -369,3 +369,24 @@ def render_study_card(study: dict, load_path: str | None = None) -> str:
         data, template_str=_template("dataset_card", "study.md"), study=study, load_path=load_path
     )
     return str(card)
+
+
+def render_video_card(report: dict, load_path: str | None = None) -> str:
+    """The card of a ``mirror-hf video --out`` folder: the turns config, the counts and the lengths."""
+    data = DatasetCardData(
+        language=["en"],
+        pretty_name="MIRROR therapist on real counseling sessions",
+        tags=["mirror-hf", "psychotherapy", "motivational-interviewing", "video"],
+        configs=[
+            {
+                "config_name": "turns",
+                "default": True,
+                "data_files": [{"split": "train", "path": "data/turns/*.parquet"}],
+                "description": cache_key(json.dumps(report, sort_keys=True, default=str)),
+            }
+        ],
+    )
+    card = DatasetCard.from_template(
+        data, template_str=_template("dataset_card", "video.md"), report=report, load_path=load_path
+    )
+    return str(card)

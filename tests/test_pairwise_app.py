@@ -14,18 +14,13 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from browser import browser, needs_browser  # noqa: F401  (fixture)
 from hub_server import HubServer
 from pairwise_runs import specs, write_runs
 
 from mirror_hf.cli import main
 from mirror_hf.pairwise.answer_store import read_answer_file
 from mirror_hf.pairwise.study import read_items, read_study
-
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
-needs_browser = pytest.mark.skipif(
-    not (CHROMIUM and CHROMEDRIVER),
-    reason="Debian's chromium and chromium-driver are not installed (.ci/run installs them with apt-get)",
-)
 
 
 def free_port() -> int:
@@ -73,30 +68,6 @@ def served(study):
         process.wait(timeout=30)
 
 
-@pytest.fixture
-def browser():
-    from selenium import webdriver
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--window-size=1400,1800",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(CHROMEDRIVER))
-    yield driver
-    driver.quit()
-
-
 def token_of(study: Path, name: str) -> str:
     for line in (study / "annotator_links.txt").read_text().splitlines():
         who, _, query = line.partition("\t")
@@ -106,7 +77,7 @@ def token_of(study: Path, name: str) -> str:
 
 
 @needs_browser
-def test_an_annotator_signs_in_answers_reloads_and_resumes(study, served, browser):
+def test_an_annotator_signs_in_answers_reloads_and_resumes(study, served, browser):  # noqa: F811
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait

@@ -25,6 +25,7 @@ PACKAGES = (
     "nltk",
     "open_clip_torch",
     "gradio",
+    "av",
 )
 
 

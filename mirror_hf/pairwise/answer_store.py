@@ -47,6 +47,7 @@ def annotator_file(name: str) -> str:
 
 @contextlib.contextmanager
 def _locked(f):
+    """An exclusive flock on ``f``, as mirror_hf.journal takes; written again here, where mirror-hf may be absent."""
     try:
         import fcntl
     except ImportError:  # Windows: the thread lock alone
