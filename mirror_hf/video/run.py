@@ -85,7 +85,7 @@ def answer_points(transcript: Transcript) -> list[int]:
 async def _answer_transcript(transcript, video, therapist, out, *, settings, finder, box, profiles, done, lock):
     from PIL import Image
 
-    from mirror_hf.therapist import Plan
+    from mirror_hf.therapist import MalformedTherapistTurn, Plan, UpstreamCrash
 
     async with lock:  # one video decoded at a time: the detector is not thread-safe, and the CPU is shared anyway
         records = await asyncio.to_thread(
@@ -127,6 +127,8 @@ async def _answer_transcript(transcript, video, therapist, out, *, settings, fin
                 record.update(technique=answer.plan.technique, plan=answer.plan.plan)
         except BackendError as err:
             record["failure"] = f"backend: {err}"
+        except (MalformedTherapistTurn, UpstreamCrash) as err:  # the turn fails; the session goes on
+            record["failure"] = f"{type(err).__name__}: {err}"
         async with lock:
             append_record(out / TURNS_FILE, record)
         counts["failed" if record["failure"] else "answered"] += 1
