@@ -28,6 +28,8 @@ from mirror_hf.schema import (
     JUDGEMENT_FEATURES,
     JUDGEMENTS_CONFIG,
     SESSIONS_CONFIG,
+    VIDEO_CONFIG,
+    VIDEO_SHARD,
     config_data_files,
 )
 
@@ -379,9 +381,9 @@ def render_video_card(report: dict, load_path: str | None = None) -> str:
         tags=["mirror-hf", "psychotherapy", "motivational-interviewing", "video"],
         configs=[
             {
-                "config_name": "turns",
+                "config_name": VIDEO_CONFIG,
                 "default": True,
-                "data_files": [{"split": "train", "path": "data/turns/*.parquet"}],
+                "data_files": [{"split": "train", "path": VIDEO_SHARD}],
                 "description": cache_key(json.dumps(report, sort_keys=True, default=str)),
             }
         ],
@@ -390,3 +392,26 @@ def render_video_card(report: dict, load_path: str | None = None) -> str:
         data, template_str=_template("dataset_card", "video.md"), report=report, load_path=load_path
     )
     return str(card)
+
+
+_DEMO = re.compile(r"^## Try it\n.*?(?=^## |\Z)", re.S | re.M)
+
+
+def add_demo_link(readme: str | Path, space_id: str) -> Path:
+    """Link a model card to its demo Space ("## Try it", replacing an earlier link, before the evaluation or the
+    citation); the YAML (widget, base_model, model-index) is kept as it is, for providers that can serve the model."""
+    readme = Path(readme)
+    card = ModelCard.load(readme)
+    section = (
+        f"## Try it\n\nTalk to this therapist in its demo Space, behind a crisis gate: "
+        f"[{space_id}](https://huggingface.co/spaces/{space_id}) (a research demo, not therapy).\n"
+    )
+    if _DEMO.search(card.text):
+        card.text = _DEMO.sub(lambda _: section + "\n", card.text, count=1)
+    else:
+        anchor = next((h for h in ("## Evaluation", "## Citation") if h in card.text), None)
+        card.text = (
+            card.text.replace(anchor, section + "\n" + anchor, 1) if anchor else card.text.rstrip() + "\n\n" + section
+        )
+    card.save(readme)
+    return readme

@@ -45,6 +45,8 @@ from mirror_hf.schema import (
     SESSIONS_CONFIG,
     SESSIONS_FILE,
     STUDY_FILE,
+    VIDEO_REPORT_FILE,
+    VIDEO_SHARD,
 )
 
 ADAPTER_CONFIG = "adapter_config.json"
@@ -60,8 +62,15 @@ KINDS = {
     "merged": "model",
     "study": "dataset",
     "study app": "space",
+    "video": "dataset",
+    "demo": "space",
 }
-STUDY_APP = "annotation_app.py"  # what makes a folder a pairwise study's app (mirror_hf.pairwise)
+DEMO_CONFIG = "demo_config.json"  # what makes a folder a therapist demo Space (mirror_hf.demo.space)
+STUDY_APP = "annotation_app.py"
+WHY_PRIVATE = {
+    "dataset": "faces derive from CelebA, whose terms forbid publishing them",
+    "video": "they are frames of real people's counseling sessions, which they did not agree to publish",
+}  # what makes a folder a pairwise study's app (mirror_hf.pairwise)
 RELEASE_UPLOADS = ("mirror_data.csv", "screenplays.jsonl", "design.jsonl")  # of a `synthesize screenplays` folder
 
 
@@ -100,6 +109,10 @@ def folder_kind(folder: str | Path) -> str:
         return "release"
     if (folder / STUDY_FILE).is_file() and (folder / ITEMS_SHARD).is_file():
         return "study"
+    if (folder / VIDEO_REPORT_FILE).is_file() and (folder / VIDEO_SHARD).is_file():
+        return "video"
+    if (folder / DEMO_CONFIG).is_file() and (folder / "app.py").is_file():
+        return "demo"
     if (folder / STUDY_FILE).is_file() and (folder / STUDY_APP).is_file():
         return "study app"
     if (folder / SESSIONS_FILE).is_file():
@@ -277,8 +290,10 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
         return _release_uploads(folder, repo_id)
     if kind == "study":
         return _study_uploads(folder, repo_id)
-    if kind == "study app":
-        return {p.relative_to(folder).as_posix(): p for p in _study_app_files(folder)}
+    if kind == "video":
+        return _video_uploads(folder, repo_id, dropped_from=dropped_from, scratch=scratch)
+    if kind in ("study app", "demo"):
+        return {p.relative_to(folder).as_posix(): p for p in _space_files(folder)}
     render = _dataset_card if kind == "dataset" else _sessions_card
     card, report = render(folder, repo_id, images_removed=bool(dropped_from))
     uploads = {"README.md": card.encode()}
@@ -321,8 +336,27 @@ def _study_uploads(folder: Path, repo_id: str) -> dict:
     return uploads
 
 
-def _study_app_files(folder: Path) -> list[Path]:
-    """A study app's files, without the answers it saved locally (those go to the answers dataset)."""
+def _video_uploads(folder: Path, repo_id: str, *, dropped_from: dict[str, int], scratch: Path) -> dict:
+    """A `mirror-hf video` folder: its card (rendered for ``repo_id``), report and turns shard (its faces left out
+    with ``dropped_from``). The pages and frame files stay local: they show the faces as files."""
+    from mirror_hf.cards import render_video_card
+
+    report = json.loads((folder / VIDEO_REPORT_FILE).read_text(encoding="utf-8"))
+    uploads: dict[str, Path | bytes] = {"README.md": render_video_card(report, repo_id).encode()}
+    uploads[VIDEO_REPORT_FILE] = (json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n").encode()
+    shard = folder / VIDEO_SHARD
+    if VIDEO_SHARD in dropped_from:
+        stripped = scratch / VIDEO_SHARD
+        stripped.parent.mkdir(parents=True, exist_ok=True)
+        write_without_images(shard, stripped)
+        shard = stripped
+    uploads[VIDEO_SHARD] = shard
+    return uploads
+
+
+def _space_files(folder: Path) -> list[Path]:
+    """A Space folder's files, without what it wrote while running here (a study app's answers go to their own
+    dataset)."""
     return [
         p
         for p in sorted(folder.rglob("*"))
@@ -453,8 +487,8 @@ def push(
     if n_images and not drop_images and private is not True:
         first = next(iter(images))
         raise MirrorError(
-            f"holds {n_images} face image(s) (e.g. {first}); faces derive from CelebA, whose terms forbid "
-            "publishing them, so nothing was uploaded",
+            f"holds {n_images} face image(s) (e.g. {first}); {WHY_PRIVATE.get(kind, WHY_PRIVATE['dataset'])}, so "
+            "nothing was uploaded",
             file=str(folder),
             fix="push to a private repository (--private / private=True), or without the faces "
             "(--drop-images / drop_images=True)",

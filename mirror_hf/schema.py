@@ -117,6 +117,11 @@ STUDY_FILE = "study.json"
 ITEMS_CONFIG = "items"
 ITEMS_SHARD = f"{DATA_DIR}/{ITEMS_CONFIG}/train-00000-of-00001.parquet"
 
+# `mirror-hf video --out DIR`: one row per answered turn (the "turns" config), its report, turns.jsonl, frames/, pages/.
+VIDEO_CONFIG = "turns"
+VIDEO_SHARD = f"{DATA_DIR}/{VIDEO_CONFIG}/train-00000-of-00001.parquet"
+VIDEO_REPORT_FILE = "video_report.json"
+
 # `mirror-hf synthesize screenplays --out DIR`: new dialogues as release files (mirror_data.csv) and this report.
 SCREENPLAYS_REPORT_FILE = "screenplays_report.json"
 

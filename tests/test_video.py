@@ -159,6 +159,36 @@ def test_a_tiny_therapist_answers_real_sessions_and_a_killed_run_resumes(media, 
     kept = json.loads(lines[0])
     assert json.loads((out / "turns.jsonl").read_text().splitlines()[0]) == kept
 
+    # the model against the real therapist, turn by turn, as a pairwise study
+    study = tmp_path / "study"
+    assert main(["pairwise", "sample", "--video", str(out), "--n", "5", "--out", str(study)]) == 2
+    assert "has 4 answered turns" in capsys.readouterr().err
+    assert main(["pairwise", "sample", "--video", str(out), "--n", "4", "--label", "tiny", "--out", str(study)]) == 0
+    from mirror_hf.pairwise.study import read_items, read_study
+
+    items = read_items(study)
+    assert {frozenset((i["model_a"], i["model_b"])) for i in items} == {frozenset(("tiny", "real therapist"))}
+    sessions = json.loads((study / "app/sessions.json").read_text())
+
+    def real_side(i):
+        return sessions[i["session_a"] if i["model_a"] == "real therapist" else i["session_b"]]
+
+    item = next(i for i in items if real_side(i)[-1]["text"] == "therapist line 4 of t1")
+    a, b = sessions[item["session_a"]], sessions[item["session_b"]]
+    assert a[:-1] == b[:-1] and [t["speaker"] for t in a] == ["counselor", "client"] * 2 + ["counselor"]
+    assert a[1]["face"] and a[3]["face"] and not a[0]["face"]  # the client's faces at its own lines
+    from mirror_hf.pairwise.answer_store import AnswerStore
+
+    store = AnswerStore(study / "answers", study_id=read_study(study)["study_id"])
+    for i in items:  # the annotator prefers the real therapist
+        side = "A" if i["model_a"] == "real therapist" else "B"
+        store.save("ana", i["item_id"], {"goal": side, "approach": side, "bond": "Tie"})
+    assert main(["pairwise", "report", str(study), "--out", str(tmp_path / "r"), "--bootstrap", "20"]) == 0
+    result = json.loads((tmp_path / "r/pairwise_report.json").read_text())
+    assert result["humans"]["goal"]["beats"]["real therapist"]["tiny"] == 100.0
+    assert result["humans"]["bond"]["win_rate"] == {"tiny": 50.0, "real therapist": 50.0}
+    assert result["per_resistance"] == {}
+
 
 def test_bad_input_names_the_file_and_row(media, tmp_path, capsys):
     broken = tmp_path / "broken.csv"
@@ -212,3 +242,45 @@ def test_the_session_page_shows_faces_and_both_answers_in_a_browser(media, tmp_p
     assert widths == [336] * 4  # every face file resolved from the page
     text = sections[0].text
     assert "tiny-pec: <ours>" in text and "Real therapist: what the therapist said" in text and "guarded" in text
+
+
+def test_a_video_folder_is_pushed_only_privately_or_without_its_faces(media, tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from hub_server import HubServer
+
+    from mirror_hf.journal import append_record
+    from mirror_hf.video.run import write_video_dataset
+
+    transcripts, _ = read_transcripts(media / "AnnoMI-simple.csv")
+    t1 = by_id(transcripts)["t1"]
+    out = tmp_path / "out"
+    records = extract_faces(t1, media / "videos" / VIDEO_NAME, out, box=(100, 80, 160, 200))
+    for r in records:
+        append_record(out / "turns.jsonl", {
+            "transcript_id": "t1", "utterance_id": r["utterance_id"] + 1, "client_utterance_id": r["utterance_id"],
+            "client_text": "c", "face": r["image"], "face_found": True, "frame_time": r["time"],
+            "real_therapist": "r", "answer": "a b c", "caption": None, "technique": None, "plan": None, "failure": None,
+        })  # fmt: skip
+    report = write_video_dataset(out, transcripts=[t1], therapist="tiny", notes={})
+    assert report["words_per_turn"]["model"]["mean"] == 3
+    hub = HubServer()
+    try:
+        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
+        env["HF_HOME"] = str(tmp_path / "home")
+
+        def push(*args):
+            return subprocess.run([sys.executable, "-m", "mirror_hf", "push", str(out), "lab/annomi-pec", *args],
+                                  env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+
+        refused = push()
+        assert refused.returncode == 2 and "4 face image(s)" in refused.stderr and "real people" in refused.stderr
+        assert push("--drop-images").returncode == 0
+        files = hub.repos[("datasets", "lab/annomi-pec")].files
+        assert {"README.md", "video_report.json", "data/turns/train-00000-of-00001.parquet"} <= set(files)
+        assert not any(n.startswith(("frames/", "pages/")) for n in files)
+        assert "lab/annomi-pec" in files["README.md"].decode()
+    finally:
+        hub.close()

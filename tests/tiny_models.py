@@ -415,3 +415,26 @@ def build_tiny_nltk_data(path: str | Path, lexicon: dict[str, str]) -> Path:
     for part, value in files.items():
         (tagger / f"averaged_perceptron_tagger_eng.{part}.json").write_text(json.dumps(value))
     return path
+
+
+def build_tiny_text_classifier(path: str | Path, labels: tuple[str, ...] = ("ok", "crisis"), favour: str = "crisis"):
+    """A tiny BERT text classifier whose head always favours the label ``favour`` (its bias), saved with our tiny
+    tokenizer: enough to run an operator's `--crisis-model` path locally."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    path = Path(path)
+    tokenizer = tiny_tokenizer(400)
+    config = BertConfig(
+        vocab_size=400, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
+        max_position_embeddings=128, num_labels=len(labels), id2label=dict(enumerate(labels)),
+        label2id={label: i for i, label in enumerate(labels)}, pad_token_id=tokenizer.pad_token_id or 0,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    with torch.no_grad():
+        model.classifier.weight.zero_()
+        model.classifier.bias.copy_(torch.tensor([5.0 if label == favour else 0.0 for label in labels]))
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

@@ -17,11 +17,24 @@ import os
 import sys
 
 from mirror_hf import __version__
-from mirror_hf.cli import _errors, build, evaluate, export, hub, info, pairwise, reproduce, simulate, synthesize, video
+from mirror_hf.cli import (
+    _errors,
+    build,
+    demo,
+    evaluate,
+    export,
+    hub,
+    info,
+    pairwise,
+    reproduce,
+    simulate,
+    synthesize,
+    video,
+)
 from mirror_hf.cli._format import HelpFormatter
 
 # in the order `--help` lists them
-COMMAND_GROUPS = (build, export, simulate, evaluate, reproduce, pairwise, video, synthesize, hub, info)
+COMMAND_GROUPS = (build, export, simulate, evaluate, reproduce, pairwise, video, demo, synthesize, hub, info)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,6 +26,7 @@ def register(subparsers) -> None:
         "  mirror-hf push merged/ me/mirror-llava-ec-merged\n  mirror-hf push eval/ me/mirror-eval\n"
         "  mirror-hf push new/ me/mirror-new-dialogues\n"
         "  mirror-hf push study/app me/study-app --private\n"
+        "  mirror-hf push demo-space/ me/mirror-demo\n"
         "  mirror-hf push wai_alliance me/wai_alliance",
     )
     push.add_argument("source", metavar="FOLDER_OR_METRIC", help="a folder mirror-hf wrote, or a metric's name")

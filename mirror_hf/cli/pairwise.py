@@ -49,7 +49,14 @@ def _register_sample(steps) -> None:
         epilog="example:\n  mirror-hf pairwise sample P+EC=runs/pec LLaMA-3-8B=runs/llama CAMEL-LLaMA3=runs/camel "
         "--n 200 --seed 0 --annotators ana,ben --out study/",
     )
-    sample.add_argument("runs", nargs="+", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate (2 or more)")
+    sample.add_argument("runs", nargs="*", metavar="[NAME=]RUN", help="run folders of mirror-hf simulate (2 or more)")
+    sample.add_argument(
+        "--video",
+        metavar="DIR",
+        help="instead of runs: a folder of `mirror-hf video`; each item is one turn, the model's answer against the "
+        "real therapist's (--n turns)",
+    )
+    sample.add_argument("--label", metavar="NAME", help="with --video: the model's name in the study")
     sample.add_argument("--out", required=True, metavar="STUDY", help="the study folder")
     sample.add_argument("--n", type=int, default=200, help="cases (client profiles); each gives one item per run pair")
     sample.add_argument(
@@ -154,6 +161,24 @@ def run_sample(args) -> int:
     from mirror_hf.schema import STUDY_FILE
 
     claim_output_dir(args.out, command="pairwise sample", markers=(STUDY_FILE,), force=args.force)
+    if args.video:
+        from mirror_hf.pairwise.video_study import sample_video_study
+
+        if args.runs:
+            raise MirrorError("--video replaces the runs", fix="give either runs or --video DIR")
+        study = sample_video_study(
+            args.video,
+            args.out,
+            n=args.n,
+            seed=args.seed,
+            label=args.label,
+            annotators=tuple(comma_list(args.annotators)),
+        )
+        print(f"study {study['study_id']}: {study['items']} turns of {study['cases']} sessions, written to {args.out}")
+        print(f"next: mirror-hf pairwise annotate {args.out}")
+        return 0
+    if args.label:
+        raise MirrorError("--label names the model of --video", fix="name runs NAME=RUN")
     study = sample_study(
         args.runs,
         args.out,

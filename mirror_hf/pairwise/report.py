@@ -263,7 +263,7 @@ def build_report(
         "per_resistance": {},
         "judges": {},
     }
-    for resistance in sorted({r["resistance"] for r in items.values()}):
+    for resistance in sorted({r["resistance"] for r in items.values()} - {None}):  # none: a study of real sessions
         subset = {k: v for k, v in human.items() if items[k[1]]["resistance"] == resistance}
         report["per_resistance"][resistance] = {
             d: win_table(outcomes(subset, items, d), models, ties) for d in dimensions

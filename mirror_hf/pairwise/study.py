@@ -128,7 +128,8 @@ def _shown_turns(record: dict, app: Path) -> list[dict]:
     return turns
 
 
-def _blind_ids(count: int, rng: random.Random) -> list[str]:
+def blind_ids(count: int, rng: random.Random) -> list[str]:
+    """``count`` distinct random session ids (``s`` + 10 hex digits) from ``rng``: they say nothing of a model."""
     ids: dict[str, None] = {}  # in the order drawn (a set's order would change with the interpreter's hash seed)
     while len(ids) < count:
         ids[f"s{rng.getrandbits(40):010x}"] = None
@@ -147,7 +148,7 @@ def sample_study(
 ) -> dict:
     """Write the study of ``specs`` (``NAME=RUN``, as ``mirror-hf evaluate`` takes) into ``out``; see the module's
     docstring. The same runs, ``n``, ``by``, ``resistance`` and ``seed`` give the same study (its ``study_id``)."""
-    from mirror_hf.judges import wai
+    from mirror_hf.runs import read_session_records
 
     if n < 1:
         raise MirrorError(f"--n {n}", fix="ask for one case or more")
@@ -166,7 +167,7 @@ def sample_study(
     drawn = [(case, i, j, rng.random() < 0.5) for case in cases for i, j in pairs]
     rng.shuffle(drawn)
     used = sorted({(run, case) for case, i, j, _ in drawn for run in (i, j)})
-    blind = dict(zip(used, _blind_ids(len(used), rng), strict=True))
+    blind = dict(zip(used, blind_ids(len(used), rng), strict=True))
     rows = []
     for k, (case, i, j, swapped) in enumerate(drawn, 1):
         a, b = (j, i) if swapped else (i, j)
@@ -183,20 +184,38 @@ def sample_study(
             }
         )
 
+    def shown():
+        for r, run in enumerate(runs):
+            wanted = {by_run[r][case]["session_id"]: case for (run_k, case) in used if run_k == r}
+            for record in read_session_records(run.path, faces=True, sessions=set(wanted)):
+                yield blind[(r, wanted[record["session_id"]])], record
+
+    about = {
+        "design": {"n": n, "by": by, "resistance": list(resistance), "seed": seed, "pairs": "every pair of runs"},
+        "runs": {run.label: {"path": str(run.path), "settings": run.settings} for run in runs},
+        "cases": len(cases),
+        "per_resistance": {t: sum(eligible[c] == t for c in cases) for t in resistance},
+    }
+    return write_study(out, rows, shown(), about, annotators)
+
+
+def write_study(out: str | Path, rows: list[dict], shown, about: dict, annotators=()) -> dict:
+    """Write a study into ``out`` (a staging folder first, swapped in once whole: a failure leaves ``out`` as it
+    was): ``rows`` the key, ``shown`` (blind session id, record) pairs whose turns the app shows, ``about`` what
+    study.json says of where the items come from. Returns study.json's content."""
+    from mirror_hf.judges import wai
+
     out = Path(out)
-    staging = out.with_name(out.name + ".partial")  # written whole, then swapped in: a failure leaves out as it was
+    staging = out.with_name(out.name + ".partial")
     shutil.rmtree(staging, ignore_errors=True)
     try:
-        study_id, tokens = _write_app(staging / APP_DIR, out, runs, by_run, used, blind, rows, annotators)
+        study_id, tokens = _write_app(staging / APP_DIR, out, shown, rows, annotators)
         study = {
             "format": STUDY_FORMAT,
             "version": STUDY_VERSION,
             "study_id": study_id,
-            "design": {"n": n, "by": by, "resistance": list(resistance), "seed": seed, "pairs": "every pair of runs"},
-            "runs": {run.label: {"path": str(run.path), "settings": run.settings} for run in runs},
-            "cases": len(cases),
+            **about,
             "items": len(rows),
-            "per_resistance": {t: sum(eligible[c] == t for c in cases) for t in resistance},
             "dimensions": list(wai.DIMENSIONS),
             "annotators": list(tokens),
         }
@@ -222,17 +241,12 @@ def _known_tokens(out: Path) -> dict[str, str]:
     return {name: query.removeprefix("?token=") for name, _, query in pairs if query}
 
 
-def _write_app(app, out, runs, by_run, used, blind, rows, annotators) -> tuple[str, dict[str, str]]:
+def _write_app(app, out, shown, rows, annotators) -> tuple[str, dict[str, str]]:
     """The blinded app folder; returns the study's id and each annotator's sign-in token."""
     from mirror_hf.judges import wai
-    from mirror_hf.runs import read_session_records
 
     app.mkdir(parents=True)
-    sessions = {}
-    for r, run in enumerate(runs):
-        wanted = {by_run[r][case]["session_id"]: case for (run_k, case) in used if run_k == r}
-        for record in read_session_records(run.path, faces=True, sessions=set(wanted)):
-            sessions[blind[(r, wanted[record["session_id"]])]] = _shown_turns(record, app)
+    sessions = {blind: _shown_turns(record, app) for blind, record in shown}
     texts = json.dumps({"rows": rows, "sessions": sessions}, sort_keys=True, ensure_ascii=False)
     study_id = hashlib.sha256(texts.encode()).hexdigest()[:16]
     known = _known_tokens(out)
@@ -362,4 +376,4 @@ def read_items(folder: str | Path) -> list[dict]:
     return rows
 
 
-__all__ = ["read_items", "read_study", "sample_study"]
+__all__ = ["blind_ids", "read_items", "read_study", "sample_study", "write_study"]

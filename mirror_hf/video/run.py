@@ -28,12 +28,12 @@ from pathlib import Path
 from mirror_hf.errors import MirrorError
 from mirror_hf.journal import append_record, read_records, trim_torn_tail
 from mirror_hf.llm import BackendError
+from mirror_hf.schema import VIDEO_REPORT_FILE, VIDEO_SHARD
 from mirror_hf.video.frames import FrameSettings, extract_faces
 from mirror_hf.video.transcripts import Transcript
 
-TURNS_FILE, REPORT_FILE, PAGES_DIR = "turns.jsonl", "video_report.json", "pages"
-VIDEO_CONFIG = "turns"
-VIDEO_SHARD = f"data/{VIDEO_CONFIG}/train-00000-of-00001.parquet"
+TURNS_FILE, PAGES_DIR = "turns.jsonl", "pages"
+REPORT_FILE = VIDEO_REPORT_FILE
 
 
 @dataclass
@@ -82,12 +82,14 @@ def answer_points(transcript: Transcript) -> list[int]:
     return [k for k in range(1, len(u)) if u[k].speaker == "therapist" and u[k - 1].speaker == "client"]
 
 
-async def _answer_transcript(transcript, video, therapist, out, *, settings, finder, box, profiles, done, lock):
+async def _answer_transcript(transcript, video, therapist, out, *, settings, finder, box, profiles, done, locks):
     from PIL import Image
 
     from mirror_hf.therapist import MalformedTherapistTurn, Plan, UpstreamCrash
 
-    async with lock:  # one video decoded at a time: the detector is not thread-safe, and the CPU is shared anyway
+    async with locks[
+        "frames"
+    ]:  # one video decoded at a time: the detector is not thread-safe, and the CPU is shared anyway
         records = await asyncio.to_thread(
             extract_faces, transcript, video, out, settings=settings, finder=finder, box=box
         )
@@ -113,6 +115,11 @@ async def _answer_transcript(transcript, video, therapist, out, *, settings, fin
             "face_found": face["face_found"],
             "frame_time": face["time"],
             "real_therapist": utterance.text,
+            # what the therapist was shown of the conversation (its protocol's window), for a pairwise study later
+            "context": [
+                {"utterance_id": u.utterance_id, "speaker": u.speaker, "text": u.text}
+                for u in transcript.utterances[max(0, k - therapist.protocol.history_window) : k]
+            ],
             "answer": None,
             "caption": None,
             "technique": None,
@@ -129,7 +136,7 @@ async def _answer_transcript(transcript, video, therapist, out, *, settings, fin
             record["failure"] = f"backend: {err}"
         except (MalformedTherapistTurn, UpstreamCrash) as err:  # the turn fails; the session goes on
             record["failure"] = f"{type(err).__name__}: {err}"
-        async with lock:
+        async with locks["journal"]:
             append_record(out / TURNS_FILE, record)
         counts["failed" if record["failure"] else "answered"] += 1
     return counts
@@ -161,7 +168,7 @@ async def run_videos(
         if not r["failure"]
     }
     playable = [t for t in transcripts if t.transcript_id in videos]
-    semaphore, lock = asyncio.Semaphore(concurrency), asyncio.Lock()
+    semaphore, locks = asyncio.Semaphore(concurrency), {"frames": asyncio.Lock(), "journal": asyncio.Lock()}
     bar = tqdm(total=len(playable), desc="Sessions", unit="session")
 
     async def one(transcript):
@@ -169,7 +176,7 @@ async def run_videos(
             box = _box(boxes, transcript, videos[transcript.transcript_id])
             result = await _answer_transcript(
                 transcript, videos[transcript.transcript_id], therapist, out,
-                settings=settings, finder=finder, box=box, profiles=profiles, done=done, lock=lock,
+                settings=settings, finder=finder, box=box, profiles=profiles, done=done, locks=locks,
             )  # fmt: skip
         bar.update()
         return result
@@ -219,7 +226,13 @@ def write_video_dataset(out: str | Path, *, transcripts, therapist: str, notes: 
             "failure": Value("string"),
         }
     )
-    rows = [{**r, "face": {"bytes": (out / r["face"]).read_bytes(), "path": r["face"]}} for r in records]
+    rows = [
+        {
+            **{k: v for k, v in r.items() if k != "context"},
+            "face": {"bytes": (out / r["face"]).read_bytes(), "path": r["face"]},
+        }
+        for r in records
+    ]
     shard = out / VIDEO_SHARD
     shard.parent.mkdir(parents=True, exist_ok=True)
     with datasets_bars(enabled=False):

@@ -1,0 +1,1 @@
+"""The therapist demo (Gradio) and its safety gate."""
