@@ -302,13 +302,19 @@ def _uploads(folder: Path, kind: str, repo_id: str, *, dropped_from: dict[str, i
     shards = _shards(folder)
     for shard in tqdm(shards, desc="Leaving the faces out", unit="shard", disable=not dropped_from):
         name = shard.relative_to(folder).as_posix()
-        if name in dropped_from:
-            stripped = scratch / name
-            stripped.parent.mkdir(parents=True, exist_ok=True)
-            write_without_images(shard, stripped)
-            shard = stripped
-        uploads[name] = shard
+        uploads[name] = _shard_upload(folder, name, dropped_from, scratch)
     return uploads
+
+
+def _shard_upload(folder: Path, name: str, dropped_from: dict[str, int], scratch: Path) -> Path:
+    """The shard ``name`` of ``folder`` as it is uploaded: a copy in ``scratch`` without its images when it is in
+    ``dropped_from``."""
+    if name not in dropped_from:
+        return folder / name
+    stripped = scratch / name
+    stripped.parent.mkdir(parents=True, exist_ok=True)
+    write_without_images(folder / name, stripped)
+    return stripped
 
 
 def _release_uploads(folder: Path, repo_id: str) -> dict:
@@ -344,13 +350,7 @@ def _video_uploads(folder: Path, repo_id: str, *, dropped_from: dict[str, int], 
     report = json.loads((folder / VIDEO_REPORT_FILE).read_text(encoding="utf-8"))
     uploads: dict[str, Path | bytes] = {"README.md": render_video_card(report, repo_id).encode()}
     uploads[VIDEO_REPORT_FILE] = (json.dumps(_public_paths(report), indent=2, ensure_ascii=False) + "\n").encode()
-    shard = folder / VIDEO_SHARD
-    if VIDEO_SHARD in dropped_from:
-        stripped = scratch / VIDEO_SHARD
-        stripped.parent.mkdir(parents=True, exist_ok=True)
-        write_without_images(shard, stripped)
-        shard = stripped
-    uploads[VIDEO_SHARD] = shard
+    uploads[VIDEO_SHARD] = _shard_upload(folder, VIDEO_SHARD, dropped_from, scratch)
     return uploads
 
 
