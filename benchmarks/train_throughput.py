@@ -295,6 +295,8 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
     import torch
     from torch.utils.data import DataLoader
 
+    from mirror_hf.training.padding_free import flatten_padded_batch
+
     device, cuda = args.device, args.device.startswith("cuda")
     lengths = pmec_lengths(batch_size * 50)
     order = (
@@ -326,7 +328,10 @@ def measure(model, optimizer, config, args, batch_size: int, sampler: str, pngs)
             t_data = time.perf_counter() - t0
             batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
             batch["pixel_values"] = batch["pixel_values"].to(torch.bfloat16)
-            inputs = {**batch, "attention_mask": None} if args.causal_only else batch
+            if args.padding_free:  # one row of real tokens (exact: tests/test_padding_free.py)
+                inputs = flatten_padded_batch(batch)
+            else:
+                inputs = {**batch, "attention_mask": None} if args.causal_only else batch
             with torch.autocast(device.split(":")[0], dtype=torch.bfloat16):
                 loss = sft_loss(model, inputs)
             loss.backward()
@@ -510,6 +515,7 @@ def run_gpu(args) -> None:
     settings = (
         f"LoRA r={args.lora_r} dropout={args.lora_dropout}, activation checkpointing "
         f"{'on' if args.checkpointing else 'off'}, padding mask {'off' if args.causal_only else 'on'}"
+        + (", padding-free" if args.padding_free else "")
         + "".join(", " + v for v in variant)
     )
     results = []
@@ -619,6 +625,12 @@ def main() -> None:
         action="store_true",
         help="no padding mask: causal attention alone (exact for right-padded batches: no real token attends to a "
         "later position, and padded positions carry no label)",
+    )
+    parser.add_argument(
+        "--padding-free",
+        action="store_true",
+        help="padding-free batches (the recipe's padding_free: true): one row of real tokens per batch, sequences "
+        "kept apart by their position ids (FlashAttention's varlen path; SDPA gets a block-diagonal mask)",
     )
     parser.add_argument("--liger", action="store_true", help="Liger's layer kernels (use_liger_kernel)")
     parser.add_argument("--compile", action="store_true", help="torch.compile each decoder layer")

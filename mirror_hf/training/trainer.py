@@ -16,6 +16,7 @@ from peft.helpers import disable_input_dtype_casting
 from trl import SFTTrainer
 
 from mirror_hf.training.optim import optimizer_param_groups
+from mirror_hf.training.padding_free import PaddingFreeCollator
 from mirror_hf.training.regional_compile import compile_decoder_layers
 
 
@@ -45,12 +46,21 @@ class MirrorSFTTrainer(SFTTrainer):
     """SFTTrainer whose optimizer gives the projector ``args.projector_lr`` (the authors' ``mm_projector_lr``) and
     updates float32 weights under mixed precision, whose steps leave LoRA inputs in bf16 under mixed precision and,
     with ``args.causal_only_attention``, drop the padding mask of right-padded batches, which compiles the decoder
-    layers with ``args.compile_decoder_layers``, and which writes MIRROR's model card."""
+    layers with ``args.compile_decoder_layers``, which with ``args.padding_free`` trains on padding-free batches
+    (:mod:`mirror_hf.training.padding_free`; TRL's own option refuses vision data), and which writes MIRROR's model
+    card."""
 
     model_card_renderer = None  # set by the recipe: a callable(trainer) -> str
 
     def __init__(self, *args, **kwargs):
+        config = kwargs.get("args")
+        flatten = bool(getattr(config, "padding_free", False))
+        if flatten:  # TRL refuses padding_free for vision datasets: its collator pads, and ours flattens after it
+            config.padding_free = False
         super().__init__(*args, **kwargs)
+        if flatten:
+            self.args.padding_free = True  # as asked, in the saved training arguments
+            self.data_collator = PaddingFreeCollator(self.data_collator)
         if self.accelerator.mixed_precision in ("bf16", "fp16") and not self.is_deepspeed_enabled:
             trainable_in_float32(self.model)  # the projector: the base model's bf16 copy, trained fully
         if getattr(self.args, "compile_decoder_layers", False):
