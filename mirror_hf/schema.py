@@ -134,6 +134,7 @@ _FEATURE_NAMES = (
     "SESSION_FEATURES",
     "JUDGEMENT_FEATURES",
     "ITEM_FEATURES",
+    "VIDEO_TURN_FEATURES",
 )
 
 
@@ -256,6 +257,24 @@ def _features() -> dict:
             "session_a": Value("string"),  # the blinded session ids the app shows
             "session_b": Value("string"),
             "swapped": Value("bool"),  # True: the later run of the pair (in --runs order) is shown as A
+        }
+    )
+    # `mirror-hf video`: one row per therapist turn answered on a real session (mirror_hf.video.run).
+    VIDEO_TURN_FEATURES = Features(
+        {
+            "transcript_id": Value("string"),
+            "utterance_id": Value("int32"),
+            "client_utterance_id": Value("int32"),
+            "client_text": Value("string"),
+            "face": Image(),
+            "face_found": Value("bool"),
+            "frame_time": Value("float64"),
+            "real_therapist": Value("string"),
+            "answer": Value("string"),
+            "caption": Value("string"),
+            "technique": Value("string"),
+            "plan": Value("string"),
+            "failure": Value("string"),
         }
     )
     return {name: value for name, value in locals().items() if name in _FEATURE_NAMES}

@@ -200,32 +200,16 @@ def _words(text: str | None) -> int:
 
 def write_video_dataset(out: str | Path, *, transcripts, therapist: str, notes: dict) -> dict:
     """The dataset (parquet + card), the HTML pages and the report, from ``turns.jsonl``."""
-    from datasets import Dataset, Features, Image, Value
+    from datasets import Dataset
 
     from mirror_hf.cards import render_video_card
     from mirror_hf.progress import datasets_bars
+    from mirror_hf.schema import VIDEO_TURN_FEATURES
 
     out = Path(out)
     records = read_records(out / TURNS_FILE, key=lambda r: (r["transcript_id"], r["utterance_id"]))
     order = {t.transcript_id: n for n, t in enumerate(transcripts)}
     records.sort(key=lambda r: (order.get(r["transcript_id"], len(order)), r["utterance_id"]))
-    features = Features(
-        {
-            "transcript_id": Value("string"),
-            "utterance_id": Value("int32"),
-            "client_utterance_id": Value("int32"),
-            "client_text": Value("string"),
-            "face": Image(),
-            "face_found": Value("bool"),
-            "frame_time": Value("float64"),
-            "real_therapist": Value("string"),
-            "answer": Value("string"),
-            "caption": Value("string"),
-            "technique": Value("string"),
-            "plan": Value("string"),
-            "failure": Value("string"),
-        }
-    )
     rows = [
         {
             **{k: v for k, v in r.items() if k != "context"},
@@ -236,7 +220,7 @@ def write_video_dataset(out: str | Path, *, transcripts, therapist: str, notes: 
     shard = out / VIDEO_SHARD
     shard.parent.mkdir(parents=True, exist_ok=True)
     with datasets_bars(enabled=False):
-        Dataset.from_list(rows, features=features).to_parquet(str(shard))
+        Dataset.from_list(rows, features=VIDEO_TURN_FEATURES).to_parquet(str(shard))
     answered = [r for r in records if not r["failure"]]
     report = {
         "therapist": therapist,
