@@ -131,7 +131,7 @@ def test_the_demo_answers_with_caption_and_plan_and_never_sends_a_crisis_message
         assert server.requests == []
         upload = browser.find_element(By.CSS_SELECTOR, "#face input[type=file]")
         upload.send_keys(str(large))
-        time.sleep(1)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#face img")))  # the upload has arrived
         say("My sister made me come.")
         wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "at most 4096x4096"))
         assert server.requests == []
@@ -139,7 +139,7 @@ def test_the_demo_answers_with_caption_and_plan_and_never_sends_a_crisis_message
         browser.execute_script("arguments[0].click()", clear)
         upload = wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#face input[type=file]")))
         upload.send_keys(str(small))
-        time.sleep(1)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#face img")))
         say("My sister made me come.")
         wait.until(ec.text_to_be_present_in_element((By.ID, "chat"), "That sounds heavy"))
         assert "Looks tense" in browser.find_element(By.ID, "insight").text
@@ -171,7 +171,7 @@ def test_an_unreachable_therapist_is_a_message_not_a_traceback(tmp_path, browser
         browser.get(url)
         box = wait.until(ec.visibility_of_element_located((By.CSS_SELECTOR, "#message textarea")))
         browser.find_element(By.CSS_SELECTOR, "#face input[type=file]").send_keys(str(small))
-        time.sleep(1)
+        wait.until(ec.presence_of_element_located((By.CSS_SELECTOR, "#face img")))
         box.send_keys("Hello?")
         browser.execute_script("arguments[0].click()", browser.find_element(By.ID, "send"))
         wait.until(ec.text_to_be_present_in_element((By.ID, "notice"), "could not answer"))
