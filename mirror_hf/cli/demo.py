@@ -58,59 +58,57 @@ def register(subparsers) -> None:
 
 
 def run_demo(args) -> int:
-    from mirror_hf.demo.safety import load_referral
-
-    referral = load_referral(args.crisis_resources, args.region)  # a bad file fails before anything starts
-    protocol, upstream = protocol_options(args)
+    config = {
+        "therapist": args.therapist,
+        "variant": args.variant,
+        "protocol": args.protocol,
+        "crisis_model": args.crisis_model,
+        "crisis_label": args.crisis_label,
+        "crisis_resources": args.crisis_resources,
+        "region": args.region,
+    }
     if args.write_space:
-        from mirror_hf.demo.space import write_space
-        from mirror_hf.llm import parse_spec
-
-        parse_spec(args.therapist)
-        config = {
-            "therapist": args.therapist,
-            "variant": args.variant,
-            "protocol": args.protocol,
-            "crisis_model": args.crisis_model,
-            "crisis_label": args.crisis_label,
-            "region": args.region,
-        }
-        if args.crisis_resources:
-            config["crisis_resources"] = "crisis_resources.json"
-        folder = write_space(args.write_space, config, args.requirement)
-        if args.crisis_resources:
-            from pathlib import Path
-
-            (folder / "crisis_resources.json").write_bytes(Path(args.crisis_resources).read_bytes())
-        if args.link_card:
-            from pathlib import Path
-
-            from mirror_hf.cards import add_demo_link
-            from mirror_hf.hub import check_repo_id
-
-            adapter, space_id = args.link_card
-            check_repo_id(space_id)
-            readme = Path(adapter) / "README.md"
-            if not readme.is_file():
-                raise MirrorError("no model card here", file=str(readme), fix="give the training output_dir")
-            add_demo_link(readme, space_id)
-            print(f"linked {readme} to the Space {space_id}")
-        print(f"wrote the demo Space folder {folder}; publish it with: mirror-hf push {folder} ORG/NAME")
-        return 0
+        return _write_space(args, config)
     if args.link_card:
         raise MirrorError("--link-card goes with --write-space", fix="add --write-space DIR")
+    protocol, upstream = protocol_options(args)
     try:
-        from mirror_hf.demo.app import build_demo, launch
+        from mirror_hf.demo.app import launch
+        from mirror_hf.demo.space import demo_from_config
     except ImportError as err:
         raise MirrorError(f"the demo needs gradio ({err})", fix="pip install 'mirror-hf[study]'") from None
-    from mirror_hf.demo.safety import CrisisDetector, EventLog
-    from mirror_hf.llm import load_backend
-    from mirror_hf.therapist import MirrorTherapist
-
-    detector = CrisisDetector(args.crisis_model, label=args.crisis_label)
-    backend = load_backend(args.therapist, **backend_options(args))
-    therapist = MirrorTherapist(backend, args.variant, protocol=protocol, upstream=upstream)
-    demo = build_demo(therapist, detector=detector, referral=referral, log=EventLog(args.log, keep_text=args.log_text))
+    config.update(protocol=protocol, log=args.log, log_text=args.log_text)  # the Protocol itself: switches kept
+    demo = demo_from_config(config, backend_options=backend_options(args), upstream=upstream)
     print(f"serving the demo of {args.therapist} ({args.variant}) on http://{args.host}:{args.port}/", flush=True)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share, quiet=True)
+    return 0
+
+
+def _write_space(args, config: dict) -> int:
+    from pathlib import Path
+
+    from mirror_hf.demo.safety import load_referral
+    from mirror_hf.demo.space import write_space
+    from mirror_hf.llm import parse_spec
+
+    load_referral(args.crisis_resources, args.region)  # a bad file fails before anything is written
+    protocol_options(args)  # and so does a bad --protocol
+    parse_spec(args.therapist)
+    if args.crisis_resources:
+        config["crisis_resources"] = "crisis_resources.json"  # copied beside the config: the Space reads it there
+    folder = write_space(args.write_space, config, args.requirement)
+    if args.crisis_resources:
+        (folder / "crisis_resources.json").write_bytes(Path(args.crisis_resources).read_bytes())
+    if args.link_card:
+        from mirror_hf.cards import add_demo_link
+        from mirror_hf.hub import check_repo_id
+
+        adapter, space_id = args.link_card
+        check_repo_id(space_id)
+        readme = Path(adapter) / "README.md"
+        if not readme.is_file():
+            raise MirrorError("no model card here", file=str(readme), fix="give the training output_dir")
+        add_demo_link(readme, space_id)
+        print(f"linked {readme} to the Space {space_id}")
+    print(f"wrote the demo Space folder {folder}; publish it with: mirror-hf push {folder} ORG/NAME")
     return 0

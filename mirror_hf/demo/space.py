@@ -9,10 +9,10 @@ Example:
 from __future__ import annotations
 
 import json
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
 from mirror_hf.demo.app import STATEMENT
+from mirror_hf.pairwise.space import gradio_version
 
 CONFIG_FILE = "demo_config.json"
 DEFAULT_REQUIREMENT = "mirror-hf[train]"  # transformers, torch and peft, to load a local or Hub adapter
@@ -58,16 +58,12 @@ def write_space(folder: str | Path, config: dict, requirement: str | None = None
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    try:
-        gradio = version("gradio")
-    except PackageNotFoundError:
-        gradio = "6.31.0"
     therapist = config["therapist"]
     local = therapist.startswith("local:")
     model = therapist.removeprefix("local:")
     models = f"models:\n- {model}\n" if local and model.count("/") == 1 and not Path(model).exists() else ""
     card = CARD.format(
-        gradio=gradio,
+        gradio=gradio_version(),
         hardware="t4-small" if local else "cpu-basic",
         models=models,
         statement=STATEMENT,
@@ -83,20 +79,23 @@ def write_space(folder: str | Path, config: dict, requirement: str | None = None
     return folder
 
 
-def demo_from_config(config: dict):
-    """The demo a config describes (what a Space runs)."""
+def demo_from_config(config: dict, *, backend_options: dict | None = None, upstream=None):
+    """The demo a config describes: what a Space runs, and what ``mirror-hf demo`` serves (with its back-end
+    options and the authors' files it resolved)."""
     from mirror_hf.demo.app import build_demo
     from mirror_hf.demo.safety import CrisisDetector, EventLog, load_referral
     from mirror_hf.llm import load_backend
     from mirror_hf.therapist import MirrorTherapist
+    from mirror_hf.upstream import MIRROR
 
+    referral = load_referral(config.get("crisis_resources"), config.get("region"))  # a bad file fails first
+    detector = CrisisDetector(config.get("crisis_model"), label=config.get("crisis_label"))
     therapist = MirrorTherapist(
-        load_backend(config["therapist"]),
+        load_backend(config["therapist"], **(backend_options or {})),
         config.get("variant", "planning_ec"),
         protocol=config.get("protocol", "authors"),
+        upstream=upstream or MIRROR,
     )
-    detector = CrisisDetector(config.get("crisis_model"), label=config.get("crisis_label"))
-    referral = load_referral(config.get("crisis_resources"), config.get("region"))
     log = EventLog(config.get("log"), keep_text=bool(config.get("log_text")))
     return build_demo(therapist, detector=detector, referral=referral, log=log)
 

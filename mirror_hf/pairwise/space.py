@@ -49,19 +49,23 @@ The dialogues are simulated research data, not counseling.
 """
 
 
+def gradio_version() -> str:
+    """The gradio a Space card pins: the one installed here, else the one the apps are tested with."""
+    try:
+        return version("gradio")
+    except PackageNotFoundError:
+        return TESTED_GRADIO
+
+
 def space_files() -> dict[str, str]:
     """file name -> text, for the app folder."""
     from mirror_hf import __version__
 
-    try:
-        gradio = version("gradio")
-    except PackageNotFoundError:
-        gradio = TESTED_GRADIO
     return {
         "app.py": LAUNCHER,
         "requirements.txt": f"huggingface_hub>={version('huggingface_hub')}\n",
-        "README.md": CARD.format(gradio=gradio, mirror_hf=__version__),
+        "README.md": CARD.format(gradio=gradio_version(), mirror_hf=__version__),
     }
 
 
-__all__ = ["space_files"]
+__all__ = ["gradio_version", "space_files"]
