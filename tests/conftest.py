@@ -1,5 +1,4 @@
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -66,12 +65,6 @@ def tiny_llava(tmp_path_factory) -> Path:
     return build_tiny_llava(tmp_path_factory.mktemp("tiny-llava"))
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def tiny_lm(tmp_path_factory):
     from tiny_models import build_tiny_lm
@@ -84,7 +77,9 @@ def transformers_serve(tiny_lm):
     """`transformers serve` on the tiny LM, on a free loopback port."""
     import urllib.request
 
-    port = _free_port()
+    from helpers import free_port
+
+    port = free_port()
     cli = Path(sys.executable).parent / "transformers"
     proc = subprocess.Popen(
         [str(cli), "serve", str(tiny_lm), "--host", "127.0.0.1", "--port", str(port)],

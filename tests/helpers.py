@@ -1,5 +1,9 @@
 """What several tests do the same way."""
 
+import socket
+import subprocess
+import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -47,3 +51,25 @@ def tiny_recipe(tmp, model, dataset, **overrides) -> Path:
     path = tmp / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on the loopback interface."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
+    """Until ``url`` answers; an error with the output of ``process`` (started with stdout piped) if it exits
+    first, or with the URL if it does not answer in time."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"the server exited: {process.stdout.read()[-3000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=2).read()
+            return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"{url} did not answer in {seconds} s")

@@ -12,7 +12,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -246,6 +249,19 @@ class HubServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.httpd.server_port}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def env(self, home=None) -> dict:
+        """The environment of a child process that talks to this Hub with a write token (``HF_HOME`` under
+        ``home`` when given)."""
+        env = {**os.environ, "HF_ENDPOINT": self.url, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
+        env["HF_TOKEN"] = "hf_test"
+        return {**env, "HF_HOME": str(home)} if home else env
+
+    def cli(self, *args: str, home) -> subprocess.CompletedProcess:
+        """`mirror-hf ARGS` in a fresh process that talks to this Hub."""
+        return subprocess.run(
+            [sys.executable, "-m", "mirror_hf", *args], env=self.env(home), capture_output=True, text=True, timeout=300
+        )
 
     def close(self):
         self.httpd.shutdown()

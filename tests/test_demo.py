@@ -4,16 +4,14 @@ answered with the referral and **no** request to the server; no face, an oversiz
 and the Space folder pushed to the loopback Hub with a card whose YAML validates."""
 
 import json
-import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 import yaml
 from browser import browser, needs_browser  # noqa: F401  (fixture)
 from crisis_phrases import CRISIS, IDIOMS
+from helpers import free_port, wait_for
 from hub_server import HubServer, validate_card
 
 from mirror_hf.cli import main
@@ -64,14 +62,6 @@ def therapist_answer(body, n):
     return "That sounds heavy. What happened before the call?"
 
 
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def serve_demo(spec: str, tmp_path):
     port = free_port()
     args = ["demo", "--therapist", spec, "--variant", "planning_ec", "--protocol", "corrected", "--port", str(port),
@@ -79,17 +69,12 @@ def serve_demo(spec: str, tmp_path):
     process = subprocess.Popen([sys.executable, "-m", "mirror_hf", *args], stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(process.stdout.read()[-3000:])
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return process, url
-        except OSError:
-            time.sleep(0.3)
-    process.kill()
-    raise AssertionError("the demo did not start")
+    try:
+        wait_for(url, process)
+    except AssertionError:
+        process.kill()
+        raise
+    return process, url
 
 
 def faces(tmp_path):
@@ -197,10 +182,7 @@ def test_the_space_folder_pushes_as_a_space_with_a_valid_card(tmp_path):
     assert (space / "crisis_resources.json").is_file()
     hub = HubServer()
     try:
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
-        env["HF_HOME"] = str(tmp_path / "home")
-        done = subprocess.run([sys.executable, "-m", "mirror_hf", "push", str(space), "lab/mirror-demo"], env=env,
-                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        done = hub.cli("push", str(space), "lab/mirror-demo", home=tmp_path / "home")
         assert done.returncode == 0, done.stderr
         files = hub.repos[("spaces", "lab/mirror-demo")].files
         assert {"README.md", "app.py", "requirements.txt", "demo_config.json"} <= set(files)

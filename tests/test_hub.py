@@ -5,7 +5,6 @@ evaluation published and read back, and a build from the release on the Hub at a
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -44,17 +43,13 @@ def hub():
 
 def cli(hub: HubServer, *args: str, home: Path) -> subprocess.CompletedProcess:
     """`mirror-hf ARGS` in a fresh process that talks to the loopback Hub."""
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
-    env.update(HF_TOKEN="hf_test", HF_HOME=str(home))
-    return subprocess.run(
-        [sys.executable, "-m", "mirror_hf", *args], env=env, capture_output=True, text=True, timeout=300
-    )
+    return hub.cli(*args, home=home)
 
 
 def python(hub: HubServer, code: str, home: Path, *args: str) -> str:
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_DATASETS_OFFLINE": "0"}
-    env.update(HF_TOKEN="hf_test", HF_HOME=str(home))
-    done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", code, *args], env=hub.env(home), capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 

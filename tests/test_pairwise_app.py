@@ -6,40 +6,20 @@ app pushed with `mirror-hf push` (faces only to a private Space)."""
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 from browser import browser, needs_browser  # noqa: F401  (fixture)
+from helpers import free_port, wait_for
 from hub_server import HubServer
 from pairwise_runs import specs, write_runs
 
 from mirror_hf.cli import main
 from mirror_hf.pairwise.answer_store import read_answer_file
 from mirror_hf.pairwise.study import read_items, read_study
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(url: str, process: subprocess.Popen, seconds: float = 90) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the app exited: {process.stdout.read()[-3000:]}")
-        try:
-            urllib.request.urlopen(url, timeout=2).read()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer in {seconds} s")
 
 
 @pytest.fixture
@@ -174,8 +154,7 @@ def test_the_app_folder_runs_as_a_space_without_mirror_hf(study, tmp_path):
 
 
 def in_hub(hub: HubServer, code: str, home: Path) -> str:
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test", "HF_HOME": str(home)}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], env=hub.env(home), capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return done.stdout
 
@@ -211,13 +190,9 @@ print(AnswerStore(fresh, study_id="sid").answered("ana"))
 
 
 def test_push_the_study_and_its_app(study, hub, tmp_path):
-    env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
-    env["HF_HOME"] = str(tmp_path / "home")
 
     def push(*args):
-        return subprocess.run(
-            [sys.executable, "-m", "mirror_hf", "push", *args], env=env, capture_output=True, text=True, timeout=300
-        )
+        return hub.cli("push", *args, home=tmp_path / "home")
 
     public = push(str(study / "app"), "lab/study-app")
     assert public.returncode == 2 and "face image(s)" in public.stderr and not hub.repos

@@ -245,10 +245,6 @@ def test_the_session_page_shows_faces_and_both_answers_in_a_browser(media, tmp_p
 
 
 def test_a_video_folder_is_pushed_only_privately_or_without_its_faces(media, tmp_path):
-    import os
-    import subprocess
-    import sys
-
     from hub_server import HubServer
 
     from mirror_hf.journal import append_record
@@ -268,12 +264,9 @@ def test_a_video_folder_is_pushed_only_privately_or_without_its_faces(media, tmp
     assert report["words_per_turn"]["model"]["mean"] == 3
     hub = HubServer()
     try:
-        env = {**os.environ, "HF_ENDPOINT": hub.url, "HF_HUB_OFFLINE": "0", "HF_TOKEN": "hf_test"}
-        env["HF_HOME"] = str(tmp_path / "home")
 
         def push(*args):
-            return subprocess.run([sys.executable, "-m", "mirror_hf", "push", str(out), "lab/annomi-pec", *args],
-                                  env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+            return hub.cli("push", str(out), "lab/annomi-pec", *args, home=tmp_path / "home")
 
         refused = push()
         assert refused.returncode == 2 and "4 face image(s)" in refused.stderr and "real people" in refused.stderr
