@@ -350,48 +350,45 @@ def render_evaluation_card(report_markdown: str, report: dict, load_path: str | 
     return str(card)
 
 
-def render_study_card(study: dict, load_path: str | None = None) -> str:
-    """The card of a pairwise study written by ``mirror-hf pairwise sample``: the key (``items`` config), the design
-    and how to annotate and report; ``load_path`` names it in the example."""
+def _train_split_card(template: str, *, config: str, path: str, key: str, pretty_name: str, tags: list[str],
+                      license: str | None = None, **context) -> str:  # fmt: skip
+    """A card with one default config, its train split the files at ``path``, rendered from ``template``."""
     data = DatasetCardData(
-        license="gpl-2.0",  # the dialogues derive from MIRROR / CACTUS
+        license=license,
         language=["en"],
-        pretty_name="MIRROR pairwise study",
-        tags=["mirror-hf", "human-evaluation", "pairwise", "psychotherapy", "cbt"],
+        pretty_name=pretty_name,
+        tags=tags,
         configs=[
             {
-                "config_name": ITEMS_CONFIG,
+                "config_name": config,
                 "default": True,
-                "data_files": [{"split": "train", "path": ITEMS_SHARD}],
-                "description": cache_key(study["study_id"]),
+                "data_files": [{"split": "train", "path": path}],
+                "description": cache_key(key),
             }
         ],
     )
-    card = DatasetCard.from_template(
-        data, template_str=_template("dataset_card", "study.md"), study=study, load_path=load_path
-    )
-    return str(card)
+    return str(DatasetCard.from_template(data, template_str=_template("dataset_card", template), **context))
+
+
+def render_study_card(study: dict, load_path: str | None = None) -> str:
+    """The card of a pairwise study written by ``mirror-hf pairwise sample``: the key (``items`` config), the design
+    and how to annotate and report; ``load_path`` names it in the example."""
+    return _train_split_card(
+        "study.md", config=ITEMS_CONFIG, path=ITEMS_SHARD, key=study["study_id"], pretty_name="MIRROR pairwise study",
+        tags=["mirror-hf", "human-evaluation", "pairwise", "psychotherapy", "cbt"],
+        license="gpl-2.0",  # the dialogues derive from MIRROR / CACTUS
+        study=study, load_path=load_path,
+    )  # fmt: skip
 
 
 def render_video_card(report: dict, load_path: str | None = None) -> str:
     """The card of a ``mirror-hf video --out`` folder: the turns config, the counts and the lengths."""
-    data = DatasetCardData(
-        language=["en"],
+    return _train_split_card(
+        "video.md", config=VIDEO_CONFIG, path=VIDEO_SHARD, key=json.dumps(report, sort_keys=True, default=str),
         pretty_name="MIRROR therapist on real counseling sessions",
         tags=["mirror-hf", "psychotherapy", "motivational-interviewing", "video"],
-        configs=[
-            {
-                "config_name": VIDEO_CONFIG,
-                "default": True,
-                "data_files": [{"split": "train", "path": VIDEO_SHARD}],
-                "description": cache_key(json.dumps(report, sort_keys=True, default=str)),
-            }
-        ],
-    )
-    card = DatasetCard.from_template(
-        data, template_str=_template("dataset_card", "video.md"), report=report, load_path=load_path
-    )
-    return str(card)
+        report=report, load_path=load_path,
+    )  # fmt: skip
 
 
 _DEMO = re.compile(r"^## Try it\n.*?(?=^## |\Z)", re.S | re.M)
