@@ -58,6 +58,7 @@ def token_of(study: Path, name: str) -> str:
 
 @needs_browser
 def test_an_annotator_signs_in_answers_reloads_and_resumes(study, served, browser):  # noqa: F811
+    from selenium.common.exceptions import TimeoutException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as ec
     from selenium.webdriver.support.ui import WebDriverWait
@@ -75,8 +76,17 @@ def test_an_annotator_signs_in_answers_reloads_and_resumes(study, served, browse
     name = wait.until(
         ec.visibility_of_element_located((By.CSS_SELECTOR, "#annotator-name input, #annotator-name textarea"))
     )
-    name.send_keys("zoe")
-    browser.find_element(By.ID, "sign-in").click()
+    for _ in range(6):  # the field can show before the page's handlers are connected (a loaded machine): try again
+        name.clear()
+        name.send_keys("zoe")
+        browser.find_element(By.ID, "sign-in").click()
+        try:
+            WebDriverWait(browser, 10).until(
+                ec.text_to_be_present_in_element((By.ID, "sign-in-message"), "not an annotator")
+            )
+            break
+        except TimeoutException:
+            continue
     assert "'zoe' is not an annotator of this study" in text_in("sign-in-message", "not an annotator")
     name.clear()
     name.send_keys("ana")

@@ -12,6 +12,7 @@ import pytest
 from datasets import load_dataset
 from loopback import ScriptedServer
 from test_simulation import ScriptedBackend
+from tiny_models import tiny_photomaker_settings
 
 from mirror_hf.cli import main
 from mirror_hf.llm import BackendError
@@ -165,7 +166,7 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
 
     from mirror_hf.data.turn_images import index_turn_images
     from mirror_hf.simulation.faces import FolderFaces
-    from mirror_hf.synthesis.faces import IdentityFaceIndex, PhotoMakerSettings, draw_faces, load_photomaker
+    from mirror_hf.synthesis.faces import IdentityFaceIndex, draw_faces, load_photomaker
 
     folder, rows = dialogues
     described, skipped = rows[:2], rows[2]
@@ -208,10 +209,7 @@ def test_faces_are_drawn_in_the_authors_layout_each_fixed_by_its_own_seed_and_re
     assert np.array_equal(np.asarray(shown["images"][0].convert("RGB")), drawn)
 
     # the same turn drawn alone, in another run, is the same face; a deleted face is drawn again, and only it
-    settings = PhotoMakerSettings(
-        base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=3,
-        generation_size=64,
-    )  # fmt: skip
+    settings = tiny_photomaker_settings(tiny_photomaker, steps=3)
     alone = tmp_path / "alone"
     alone.mkdir()
     lines = [json.loads(line) for line in journal.read_text().splitlines()]
@@ -274,12 +272,11 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
 
     from mirror_hf.journal import read_records
     from mirror_hf.synthesis.checks import CheckResult, ClipCheck, NsfwCheck, clip_text
+    from mirror_hf.synthesis.drawing import DrawRequest, FaceDrawer
     from mirror_hf.synthesis.faces import (
         FACES_FILE,
         IdentityFaceIndex,
-        PhotoMakerSettings,
         draw_faces,
-        draw_turn,
         load_photomaker,
         turn_seed,
     )
@@ -289,10 +286,7 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     backend = ScriptedBackend("llama", lambda request: answer_for(request.messages[0]["content"]))
     asyncio.run(describe_expressions(rows[:1], backend, tmp_path, progress=False))
     turns = read_records(tmp_path / EXPRESSIONS_FILE, key=lambda r: (r["idx"], r["turn"]))
-    settings = PhotoMakerSettings(
-        base_model=str(tiny_photomaker), adapter=str(tiny_photomaker), weight_name="photomaker-tiny.bin", steps=3,
-        generation_size=64,
-    )  # fmt: skip
+    settings = tiny_photomaker_settings(tiny_photomaker, steps=3)
     pipe = load_photomaker(settings, device="cpu")
     identities = IdentityFaceIndex(load_dataset(str(folder), "dialogues", split="train"))
 
@@ -362,10 +356,8 @@ def test_a_face_that_fails_its_checks_is_drawn_again_with_the_next_seed_or_rejec
     filtered = filter_dialogues(rows[:1], tmp_path / "kept", filters=("faces",), faces_dir=out, progress=False)
     assert filtered["kept"] == 1 and filtered["face_checks_first_face"]["checks"]["flaky"]["turns_percent"] == 100.0
     turn = turns[0]
-    second = draw_turn(
-        pipe, identities[turn["idx"]], turn["prompt"], turn["negative_prompt"],
-        turn_seed(settings.seed, turn["idx"], turn["turn"], 1), settings,
-    )  # fmt: skip
+    again = DrawRequest(turn["prompt"], turn["negative_prompt"], turn_seed(settings.seed, turn["idx"], turn["turn"], 1))
+    (second,) = FaceDrawer(pipe, settings).draw(identities[turn["idx"]], [again])
     kept = next((out / turn["idx"]).glob(f"turn:{turn['turn']}_*.png"))
     with Image.open(kept) as image:
         assert np.array_equal(np.asarray(image.convert("RGB")), np.asarray(second))

@@ -230,6 +230,14 @@ def build_tiny_photomaker(path: str | Path) -> Path:
     return path
 
 
+def tiny_photomaker_settings(folder: str | Path, steps: int = 3, generation_size: int = 64):
+    """PhotoMaker's settings for the pipeline :func:`build_tiny_photomaker` saved in ``folder``: few steps, small."""
+    from mirror_hf.synthesis.settings import PhotoMakerSettings
+
+    return PhotoMakerSettings(base_model=str(folder), adapter=str(folder), weight_name="photomaker-tiny.bin",
+                              steps=steps, generation_size=generation_size)  # fmt: skip
+
+
 def build_tiny_clip(path: str | Path) -> Path:
     """A tiny random open_clip model (both towers, embeddings of 16) saved at ``path`` as open_clip reads a local
     model: its config ``mirror-tiny-clip.json`` and weights ``mirror-tiny-clip.pt``. The tokenizer is open_clip's

@@ -43,19 +43,39 @@ def backend_options(args) -> dict:
 
 def add_photomaker_arguments(parser) -> None:
     """PhotoMaker's settings, for `synthesize faces` and `simulate --draw-faces`."""
-    from mirror_hf.synthesis.settings import PhotoMakerSettings
+    from mirror_hf.synthesis.settings import SCHEDULERS, PhotoMakerSettings
 
     defaults = PhotoMakerSettings()
     parser.add_argument("--base-model", default=defaults.base_model, metavar="MODEL", help="SDXL base model")
     parser.add_argument("--adapter", default=defaults.adapter, metavar="REPO_OR_DIR", help="PhotoMaker's adapter")
     parser.add_argument("--weight-name", default=defaults.weight_name, metavar="FILE", help="the adapter's file")
-    parser.add_argument("--steps", type=int, default=defaults.steps, metavar="N", help="DDIM steps")
+    parser.add_argument("--steps", type=int, default=defaults.steps, metavar="N", help="denoising steps")
+    parser.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=defaults.scheduler,
+        help="ddim (the authors'); dpmpp_2m draws other faces, good in fewer --steps",
+    )
     parser.add_argument(
         "--generation-size", type=int, default=defaults.generation_size, metavar="PX", help="SDXL's image size"
     )
     parser.add_argument("--face-size", type=int, default=defaults.size, metavar="PX", help="the stored face's size")
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
     parser.add_argument("--tries", type=int, default=10, metavar="N", help="draws per turn until the checks pass")
+    speed = parser.add_argument_group("speed (the same faces within float tolerance; docs/performance.md)")
+    dtypes = ("bfloat16", "float16", "float32")
+    speed.add_argument("--dtype", choices=dtypes, help="default: bfloat16 on CUDA (the authors'), else float32")
+    speed.add_argument("--channels-last", action="store_true", help="the UNet and VAE in channels-last memory")
+    speed.add_argument("--compile", action="store_true", help="torch.compile the UNet (the first faces wait for it)")
+
+
+def load_face_pipeline(args, settings):
+    """PhotoMaker loaded with the options of :func:`add_photomaker_arguments`."""
+    from mirror_hf.synthesis.faces import load_photomaker
+
+    return load_photomaker(
+        settings, device=args.device, dtype=args.dtype, channels_last=args.channels_last, compile=args.compile
+    )
 
 
 def face_settings(args):
@@ -66,6 +86,7 @@ def face_settings(args):
         adapter=args.adapter,
         weight_name=args.weight_name,
         steps=args.steps,
+        scheduler=args.scheduler,
         generation_size=args.generation_size,
         size=args.face_size,
         seed=args.seed,

@@ -15,6 +15,7 @@ from mirror_hf.cli._options import (
     counts,
     face_checks,
     face_settings,
+    load_face_pipeline,
     plural,
     protocol_options,
 )
@@ -137,11 +138,11 @@ def run_simulate(args) -> int:
     client = ResistantClient(load_backend(args.client, **options), protocol=protocol, setup=setup, upstream=upstream)
     faces = FolderFaces(args.faces) if args.faces else IdentityFaces()
     if args.draw_faces:
-        from mirror_hf.synthesis.faces import LiveFaces, load_photomaker
+        from mirror_hf.synthesis.faces import LiveFaces
 
         settings = face_settings(args)
         expression_model = load_backend(args.draw_faces, **options)
-        pipe = load_photomaker(settings, device=args.device)
+        pipe = load_face_pipeline(args, settings)
         faces = LiveFaces(expression_model, pipe, settings, checks=face_checks(args), tries=args.tries)
     report = asyncio.run(
         run_sessions(

@@ -20,6 +20,7 @@ from mirror_hf.cli._options import (
     counts,
     face_checks,
     face_settings,
+    load_face_pipeline,
     protocol_options,
 )
 from mirror_hf.errors import MirrorError
@@ -92,6 +93,14 @@ def _register_faces(steps) -> None:
     add_photomaker_arguments(faces)
     add_check_arguments(faces, checks=FACE_CHECKS, identity_threshold=0.2)
     faces.add_argument("--redraw-rejected", action="store_true", help="try again the turns rejected by a past run")
+    faces.add_argument(
+        "--batch-size",
+        type=int,
+        default=1,
+        metavar="N",
+        help="turns of one client per UNet call (default 1: PhotoMaker's own pixels; more: the same faces within "
+        "float tolerance, faster on a large GPU)",
+    )
     faces.add_argument(
         "--shard",
         metavar="K/N",
@@ -484,9 +493,11 @@ def run_faces(args) -> int:
     from mirror_hf.outputs import claim_output_dir
     from mirror_hf.schema import DIALOGUES
     from mirror_hf.synthesis.expressions import EXPRESSIONS_FILE
-    from mirror_hf.synthesis.faces import FACES_FILE, IdentityFaceIndex, draw_faces, load_photomaker
+    from mirror_hf.synthesis.faces import FACES_FILE, IdentityFaceIndex, draw_faces
 
     shard = _shard(args.shard) if args.shard else None
+    if args.batch_size < 1:
+        raise MirrorError(f"--batch-size {args.batch_size}", fix="draw at least one face per call (default 1)")
     out = claim_output_dir(
         args.out, command="synthesize faces", markers=(FACES_FILE, EXPRESSIONS_FILE), force_flag=None
     )
@@ -494,7 +505,7 @@ def run_faces(args) -> int:
     (out / FACES_FILE).touch()  # claimed: the other shards, started at the same moment, see an earlier run's folder
     settings, checks = face_settings(args), face_checks(args)
     identities = IdentityFaceIndex(open_built(args.dataset, DIALOGUES))
-    pipe = load_photomaker(settings, device=args.device)
+    pipe = load_face_pipeline(args, settings)
     report = draw_faces(
         args.expressions or args.out,
         identities,
@@ -505,6 +516,7 @@ def run_faces(args) -> int:
         tries=args.tries,
         redraw_rejected=args.redraw_rejected,
         shard=shard,
+        batch_size=args.batch_size,
         progress=not args.quiet,
     )
     if shard:

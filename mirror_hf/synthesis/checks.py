@@ -13,7 +13,9 @@
 
 A check is a callable ``check(image, turn) -> CheckResult | None`` (None: not applicable; ``turn`` is the turn's
 expressions record plus ``identity``, the client's face) with a ``name`` and the ``settings`` its verdicts depend
-on (``needs_identity`` when it compares with the client's face), so new checks plug in the same way.
+on (``needs_identity`` when it compares with the client's face), so new checks plug in the same way. A check may
+also have ``batch(images, turns)``, the same verdicts for several faces in one model call (CLIP and NSFW do, on the
+GPU when there is one); :func:`check_faces` uses it.
 
 Example:
     >>> clip_text("Looks away")
@@ -53,6 +55,22 @@ def default_device(device: str | None = None) -> str:
     import torch
 
     return device or ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def check_faces(checks, images: list, turns: list[dict]) -> list[list[CheckResult]]:
+    """Each face's results under ``checks``, in the checks' order (not applicable ones left out): checks with a
+    ``batch`` method see all the faces at once, the others one face after another (all of a face's checks before
+    the next face, so that checks sharing one reading of a face, as DeepFace's three do, read it once)."""
+    results: list[dict] = [{} for _ in images]
+    for position, check in enumerate(checks):
+        if hasattr(check, "batch"):
+            for found, verdict in zip(results, check.batch(images, turns), strict=True):
+                found[position] = verdict
+    for found, image, turn in zip(results, images, turns, strict=True):
+        for position, check in enumerate(checks):
+            if not hasattr(check, "batch"):
+                found[position] = check(image, turn)
+    return [[found[p] for p in range(len(checks)) if found[p] is not None] for found in results]
 
 
 class ClipCheck:
@@ -112,20 +130,30 @@ class ClipCheck:
     def similarity(self, image, text: str) -> float:
         """The cosine of the image's and the text's features, as ``torch.nn.CosineSimilarity`` in the authors'
         script computes it."""
+        return self.similarities([image], [text])[0]
+
+    def similarities(self, images: list, texts: list[str]) -> list[float]:
+        """:meth:`similarity` of each image with its text, in one pass of each tower."""
         import torch
 
-        pixels = self.preprocess(image.convert("RGB")).unsqueeze(0).to(self.device)
-        tokens = self.tokenizer([text]).to(self.device)
+        pixels = torch.stack([self.preprocess(image.convert("RGB")) for image in images]).to(self.device)
+        tokens = self.tokenizer(texts).to(self.device)
         with torch.no_grad():
-            image_features = self.model.encode_image(pixels)
-            text_features = self.model.encode_text(tokens)
-        return float(torch.nn.functional.cosine_similarity(image_features[0], text_features[0], dim=0))
+            features = self.model.encode_image(pixels), self.model.encode_text(tokens)
+        return torch.nn.functional.cosine_similarity(*features, dim=-1).tolist()
 
     def __call__(self, image, turn: dict) -> CheckResult | None:
-        if not turn.get("stage_direction"):
-            return None
-        score = self.similarity(image, clip_text(turn["stage_direction"]))
-        return CheckResult(self.name, score, score >= self.threshold)
+        return self.batch([image], [turn])[0]
+
+    def batch(self, images: list, turns: list[dict]) -> list[CheckResult | None]:
+        """The verdicts on several faces, each against its own turn's stage direction (None without one)."""
+        asked = [k for k, turn in enumerate(turns) if turn.get("stage_direction")]
+        verdicts: list[CheckResult | None] = [None] * len(images)
+        texts = [clip_text(turns[k]["stage_direction"]) for k in asked]
+        scores = self.similarities([images[k] for k in asked], texts) if asked else []
+        for k, score in zip(asked, scores, strict=True):
+            verdicts[k] = CheckResult(self.name, score, score >= self.threshold)
+        return verdicts
 
 
 class NsfwCheck:
@@ -140,9 +168,17 @@ class NsfwCheck:
         self.settings = {"model": str(model)}
 
     def __call__(self, image, turn: dict) -> CheckResult:
-        scores = {r["label"].lower(): r["score"] for r in self.classify(image.convert("RGB"), top_k=None)}
-        nsfw = scores.get("nsfw", 0.0)
-        return CheckResult(self.name, nsfw, nsfw < scores.get("normal", 0.0))
+        return self.batch([image], [turn])[0]
+
+    def batch(self, images: list, turns: list[dict]) -> list[CheckResult]:
+        """The verdicts on several faces in one batch through the classifier."""
+        found = self.classify([image.convert("RGB") for image in images], top_k=None, batch_size=len(images))
+        verdicts = []
+        for labels in found:
+            scores = {r["label"].lower(): r["score"] for r in labels}
+            nsfw = scores.get("nsfw", 0.0)
+            verdicts.append(CheckResult(self.name, nsfw, nsfw < scores.get("normal", 0.0)))
+        return verdicts
 
 
 class DeepFaceChecks:
@@ -250,6 +286,7 @@ __all__ = [
     "MAX_AGE_GAP",
     "NSFW_MODEL",
     "CheckResult",
+    "check_faces",
     "ClipCheck",
     "DeepFaceChecks",
     "NsfwCheck",

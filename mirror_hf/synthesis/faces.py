@@ -2,12 +2,15 @@
 prompts of step 1 (``expressions.jsonl``), into the authors' layout ``{idx}/turn:{t}_{celeba stem}.png`` — the one
 ``mirror-hf build --turn-images`` and ``mirror-hf simulate --faces`` read.
 
-The authors' settings (their synthesis code): PhotoMaker v1 (``TencentARC/PhotoMaker``, ``photomaker-v1.bin``) on
-``SG161222/RealVisXL_V3.0``, trigger word ``img``, DDIM, 50 steps, style strength 20 % (the identity merges in from
-step 10), then resized to 336x336. One deviation, a fix: the authors seeded one generator (19) for the whole run, so
-a face depended on the order the turns were drawn in; here each turn has its own generator seeded from
-(seed, idx, turn), so a turn's face is the same in any order, subset or resumed run. Faces can be checked (CLIP,
-NSFW: :mod:`mirror_hf.synthesis.checks`) and drawn again with the next seed when a check fails, up to 10 times — the
+The authors' settings (``mirror/step3/run_step3.py``): PhotoMaker v1 (``TencentARC/PhotoMaker``,
+``photomaker-v1.bin``) on ``SG161222/RealVisXL_V3.0`` in bfloat16, trigger word ``img``, DDIM, 50 steps, style
+strength 20 % (the identity merges in from step 10, never later than step 30), then resized to 336x336. The faces are
+drawn by :class:`~mirror_hf.synthesis.drawing.FaceDrawer`, which runs the pipeline's steps as the authors' copy of it
+does, with the identity's features computed once per client and, as an option, several turns per UNet call. One
+deviation, a fix: the authors seeded one CUDA generator (19) for the whole run (line 94), so a face depended on the
+order the turns were drawn in; here each turn has its own CPU generator seeded from (seed, idx, turn), so a turn's
+face is the same in any order, subset, batch or resumed run, on any device. Faces can be checked (CLIP, NSFW:
+:mod:`mirror_hf.synthesis.checks`) and drawn again with the next seed when a check fails, up to 10 times — the
 authors' verify loop, which in their code never retried (a bug).
 
 Example:
@@ -36,21 +39,41 @@ from mirror_hf.synthesis.settings import PhotoMakerSettings
 FACES_FILE = "faces.jsonl"  # one line per turn drawn or rejected: attempts, seed, check scores
 
 
-def load_photomaker(settings: PhotoMakerSettings = PhotoMakerSettings(), device: str | None = None, dtype=None):
-    """PhotoMaker's SDXL pipeline with its adapter (LoRA fused into the UNet) and a DDIM scheduler."""
+def load_photomaker(
+    settings: PhotoMakerSettings = PhotoMakerSettings(),
+    device: str | None = None,
+    dtype=None,
+    *,
+    channels_last: bool = False,
+    compile: bool = False,
+):
+    """PhotoMaker's SDXL pipeline with its adapter (LoRA fused into the UNet) and ``settings.scheduler`` (DDIM, as
+    the authors drew), in ``dtype`` (a name in :data:`~mirror_hf.synthesis.drawing.DTYPES` or a torch dtype; default
+    bfloat16 on CUDA, as the authors loaded it in ``mirror/step3/run_step3.py`` line 77, else float32), tuned by
+    :func:`~mirror_hf.synthesis.drawing.tune_unet`."""
     try:
         import torch
-        from diffusers import DDIMScheduler
+        from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
         from photomaker import PhotoMakerStableDiffusionXLPipeline
     except ImportError as err:
         raise MirrorError(f"PhotoMaker is not installed ({err})", fix='pip install "mirror-hf[synthesis]"') from err
+    from mirror_hf.synthesis.drawing import DTYPES, tune_unet
+
     device = default_device(device)
-    dtype = dtype or (torch.float16 if device.startswith("cuda") else torch.float32)
+    schedulers = {"ddim": DDIMScheduler, "dpmpp_2m": DPMSolverMultistepScheduler}
+    if settings.scheduler not in schedulers:
+        raise MirrorError(f"scheduler {settings.scheduler!r}", fix=f"use one of {', '.join(schedulers)}")
+    if isinstance(dtype, str):
+        if dtype not in DTYPES:
+            raise MirrorError(f"dtype {dtype!r}", fix=f"use one of {', '.join(DTYPES)}")
+        dtype = getattr(torch, dtype)
+    dtype = dtype or (torch.bfloat16 if device.startswith("cuda") else torch.float32)
     pipe = PhotoMakerStableDiffusionXLPipeline.from_pretrained(settings.base_model, dtype=dtype)
     pipe.load_photomaker_adapter(settings.adapter, weight_name=settings.weight_name, trigger_word=settings.trigger_word)
-    pipe.scheduler = DDIMScheduler.from_config(pipe.scheduler.config)
+    pipe.scheduler = schedulers[settings.scheduler].from_config(pipe.scheduler.config)
     pipe.fuse_lora()
-    return pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)  # the runs show one bar over the faces, not one per face
+    return tune_unet(pipe.to(device), channels_last=channels_last, compile=compile)
 
 
 def turn_seed(seed: int, idx: str, turn: int, attempt: int = 0) -> int:
@@ -63,25 +86,6 @@ def turn_seed(seed: int, idx: str, turn: int, attempt: int = 0) -> int:
 def turn_face_path(out_dir: str | Path, idx: str, turn: int, celeba_image: str | None) -> Path:
     """``{out}/{idx}/turn:{t}_{celeba stem}.png``: the layout the build and the simulation read."""
     return Path(out_dir) / idx / turn_image_name(turn, celeba_image)
-
-
-def draw_turn(pipe, identity, prompt: str, negative_prompt: str, seed: int, settings: PhotoMakerSettings):
-    """One face: PhotoMaker at ``generation_size``, resized to ``size`` x ``size``."""
-    import torch
-    from PIL import Image
-
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    image = pipe(
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        input_id_images=[identity.convert("RGB")],
-        num_inference_steps=settings.steps,
-        start_merge_step=settings.start_merge_step,
-        height=settings.generation_size,
-        width=settings.generation_size,
-        generator=generator,
-    ).images[0]
-    return image.resize((settings.size, settings.size), Image.Resampling.BICUBIC)
 
 
 @dataclass
@@ -97,21 +101,35 @@ class DrawnFace:
     first_failed: list = field(default_factory=list)  # those the first face failed (the authors drew only one)
 
 
-def draw_checked(pipe, identity, record: dict, settings: PhotoMakerSettings, *, checks=(), tries: int = 10):
-    """Draw the face of one turn (``record``: idx, turn, prompt, negative_prompt, stage_direction) until it passes
-    ``checks``, with the next attempt's seed each time, at most ``tries`` times."""
-    failed = []
+def draw_checked(drawer, identity, records: list[dict], *, checks=(), tries: int = 10) -> list[DrawnFace]:
+    """Draw the faces of some turns of one client (``records``: idx, turn, prompt, negative_prompt,
+    stage_direction) with ``drawer`` (a :class:`~mirror_hf.synthesis.drawing.FaceDrawer`), each until it passes
+    ``checks``, with the next attempt's seed each time, at most ``tries`` times; the faces that failed are drawn
+    again together. One :class:`DrawnFace` per record, in order."""
+    from mirror_hf.synthesis.checks import check_faces
+    from mirror_hf.synthesis.drawing import DrawRequest
+
+    base_seed = drawer.settings.seed
+    failed: list[list] = [[] for _ in records]
+    first_failed: list[list] = [[] for _ in records]
+    outcome: list = [None] * len(records)
+    pending = list(range(len(records)))
     for attempt in range(max(1, tries) if checks else 1):
-        seed = turn_seed(settings.seed, record["idx"], record["turn"], attempt)
-        face = draw_turn(pipe, identity, record["prompt"], record["negative_prompt"], seed, settings)
-        seen = {**record, "identity": identity}  # checks may compare with the client's identity face
-        results = [r for check in checks if (r := check(face, seen)) is not None]
-        failed += [r.name for r in results if not r.passed]
-        if attempt == 0:
-            first_failed = list(failed)
-        if all(r.passed for r in results):
-            return DrawnFace(face, True, attempt + 1, seed, results, failed, first_failed)
-    return DrawnFace(face, False, attempt + 1, seed, results, failed, first_failed)
+        seeds = [turn_seed(base_seed, records[k]["idx"], records[k]["turn"], attempt) for k in pending]
+        requests = [DrawRequest(records[k]["prompt"], records[k]["negative_prompt"], seed) for k, seed in
+                    zip(pending, seeds, strict=True)]  # fmt: skip
+        faces = drawer.draw(identity, requests)
+        seen = [{**records[k], "identity": identity} for k in pending]  # checks may compare with the client's face
+        for k, s, face, results in zip(pending, seeds, faces, check_faces(checks, faces, seen), strict=True):
+            failed[k] += [r.name for r in results if not r.passed]
+            if attempt == 0:
+                first_failed[k] = list(failed[k])
+            passed = all(r.passed for r in results)
+            outcome[k] = DrawnFace(face, passed, attempt + 1, s, results, failed[k], first_failed[k])
+        pending = [k for k in pending if not outcome[k].passed]
+        if not pending:
+            break
+    return outcome
 
 
 class IdentityFaceIndex(Mapping):
@@ -151,6 +169,7 @@ def draw_faces(
     tries: int = 10,
     redraw_rejected: bool = False,
     shard: tuple[int, int] | None = None,
+    batch_size: int = 1,
     progress: bool = True,
 ) -> dict:
     """Draw the face of every described turn in ``expressions_dir/expressions.jsonl`` whose PNG is not yet in
@@ -164,8 +183,15 @@ def draw_faces(
 
     ``shard=(k, n)`` draws only the dialogues of shard ``k`` of ``n`` (:func:`shard_of`): ``n`` processes, one per GPU,
     share the work and the folder (the journal is safe to append to from several processes).
+
+    ``batch_size``: turns of one client drawn in one UNet call (:class:`~mirror_hf.synthesis.drawing.FaceDrawer`;
+    1 gives PhotoMaker's own pixels, more the same faces within float tolerance).
     """
+    from itertools import groupby
+
     from datasets.utils.tqdm import tqdm
+
+    from mirror_hf.synthesis.drawing import FaceDrawer
 
     journal = Path(expressions_dir) / EXPRESSIONS_FILE
     if not journal.is_file():
@@ -189,37 +215,46 @@ def draw_faces(
             counts["rejected_before"] += 1
         else:
             todo.append((record, path))
-    if hasattr(pipe, "set_progress_bar_config"):  # one bar for the run, not one per face
-        pipe.set_progress_bar_config(disable=True)
-    identity_of = {}  # the turns come sorted by dialogue: each identity face is read once
-    for record, path in tqdm(todo, desc="Faces", unit="face", disable=not progress):
-        if record["idx"] not in identity_of:
-            identity_of = {record["idx"]: identities.get(record["idx"])}
-        identity = identity_of[record["idx"]]
+    drawer = FaceDrawer(pipe, settings, batch_size=batch_size)
+    bar = tqdm(total=len(todo), desc="Faces", unit="face", disable=not progress)
+    for idx, group in groupby(todo, key=lambda item: item[0]["idx"]):  # sorted by dialogue: one identity each
+        group = list(group)
+        identity = identities.get(idx)
         if identity is None:
-            counts["no_identity_face"] += 1
-            missing.append(record["idx"])
+            counts["no_identity_face"] += len(group)
+            missing.append(idx)
+            bar.update(len(group))
             continue
-        drawn = draw_checked(pipe, identity, record, settings, checks=checks, tries=tries)
-        failed_checks.update(drawn.failed)
-        if drawn.passed:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            partial = path.with_name(f".{path.name}.partial")
-            drawn.face.save(partial, format="PNG")
-            os.replace(partial, path)
-        entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if drawn.passed else "rejected"}
-        entry.update(attempts=drawn.attempts, seed=drawn.seed, first_failed=drawn.first_failed)
-        entry["checks"] = [dataclasses.asdict(r) for r in drawn.results]
-        out.mkdir(parents=True, exist_ok=True)
-        append_record(log, entry)
-        counts["drawn" if drawn.passed else "rejected"] += 1
-        counts["redrawn"] += drawn.passed and drawn.attempts > 1
+        for start in range(0, len(group), batch_size):
+            batch = group[start : start + batch_size]
+            drawn_faces = draw_checked(drawer, identity, [r for r, _ in batch], checks=checks, tries=tries)
+            for (record, path), drawn in zip(batch, drawn_faces, strict=True):
+                _keep(record, path, drawn, log)
+                failed_checks.update(drawn.failed)
+                counts["drawn" if drawn.passed else "rejected"] += 1
+                counts["redrawn"] += drawn.passed and drawn.attempts > 1
+            bar.update(len(batch))
+    bar.close()
     return {
         "turns": len(turns),
         **counts,
         "failed_checks": dict(failed_checks),
         "without_identity_face": sorted(set(missing)),
     }
+
+
+def _keep(record: dict, path: Path, drawn: DrawnFace, log: Path) -> None:
+    """The face written whole (a temporary file, then renamed) when it passed, and its entry in the journal."""
+    if drawn.passed:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f".{path.name}.partial")
+        drawn.face.save(partial, format="PNG")
+        os.replace(partial, path)
+    entry = {"idx": record["idx"], "turn": record["turn"], "status": "drawn" if drawn.passed else "rejected"}
+    entry.update(attempts=drawn.attempts, seed=drawn.seed, first_failed=drawn.first_failed)
+    entry["checks"] = [dataclasses.asdict(r) for r in drawn.results]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    append_record(log, entry)
 
 
 class LiveFaces:
@@ -237,11 +272,12 @@ class LiveFaces:
     name = "live"
 
     def __init__(self, backend, pipe, settings: PhotoMakerSettings = PhotoMakerSettings(), *, checks=(), tries=10):
-        self.backend, self.pipe, self.settings, self.checks, self.tries = backend, pipe, settings, checks, tries
+        from mirror_hf.synthesis.drawing import FaceDrawer
+
+        self.backend, self.checks, self.tries = backend, checks, tries
+        self.drawer = FaceDrawer(pipe, settings)
         self.stats: Counter = Counter()
         self._lock = None
-        if hasattr(pipe, "set_progress_bar_config"):
-            pipe.set_progress_bar_config(disable=True)
 
     async def draw(self, profile: dict, turns: list[dict], t: int):
         """The face of client turn ``t`` of ``turns`` (speaker, stage_direction, statement)."""
@@ -263,8 +299,8 @@ class LiveFaces:
         record["stage_direction"] = turns[t].get("stage_direction")
         self._lock = self._lock or asyncio.Lock()
         async with self._lock:  # one pipeline on one device
-            drawn = await asyncio.to_thread(
-                draw_checked, self.pipe, identity, record, self.settings, checks=self.checks, tries=self.tries
+            (drawn,) = await asyncio.to_thread(
+                draw_checked, self.drawer, identity, [record], checks=self.checks, tries=self.tries
             )
         self.stats.update(f"failed_{name}" for name in drawn.failed)
         self.stats["drawn" if drawn.passed else "rejected"] += 1
@@ -283,7 +319,6 @@ __all__ = [
     "IdentityFaceIndex",
     "PhotoMakerSettings",
     "draw_faces",
-    "draw_turn",
     "load_photomaker",
     "turn_face_path",
     "shard_of",
