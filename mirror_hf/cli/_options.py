@@ -43,7 +43,7 @@ def backend_options(args) -> dict:
 
 def add_photomaker_arguments(parser) -> None:
     """PhotoMaker's settings, for `synthesize faces` and `simulate --draw-faces`."""
-    from mirror_hf.synthesis.settings import SCHEDULERS, PhotoMakerSettings
+    from mirror_hf.synthesis.settings import DTYPES, SCHEDULERS, PhotoMakerSettings
 
     defaults = PhotoMakerSettings()
     parser.add_argument("--base-model", default=defaults.base_model, metavar="MODEL", help="SDXL base model")
@@ -63,8 +63,7 @@ def add_photomaker_arguments(parser) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed, help=f"default {defaults.seed}, the authors'")
     parser.add_argument("--tries", type=int, default=10, metavar="N", help="draws per turn until the checks pass")
     speed = parser.add_argument_group("speed (the same faces within float tolerance; docs/performance.md)")
-    dtypes = ("bfloat16", "float16", "float32")
-    speed.add_argument("--dtype", choices=dtypes, help="default: bfloat16 on CUDA (the authors'), else float32")
+    speed.add_argument("--dtype", choices=DTYPES, help="default: bfloat16 on CUDA (the authors'), else float32")
     speed.add_argument("--channels-last", action="store_true", help="the UNet and VAE in channels-last memory")
     speed.add_argument("--compile", action="store_true", help="torch.compile the UNet (the first faces wait for it)")
 

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from mirror_hf.synthesis.settings import PhotoMakerSettings
+from mirror_hf.synthesis.settings import DTYPES, PhotoMakerSettings
 
 GUIDANCE_SCALE = 5.0  # the pipeline's default; the authors' scripts leave it
-DTYPES = ("bfloat16", "float16", "float32")
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 SCHEDULERS = ("ddim", "dpmpp_2m")
+DTYPES = ("bfloat16", "float16", "float32")  # PhotoMaker's; the authors ran bfloat16
 FILTERS = ("basic", "pos_repetition", "copy_paste", "canary", "wai", "faces")
 RULE_FILTERS = ("basic", "pos_repetition", "copy_paste")  # no model server needed (pos needs a tagger)
 REJECTED_BEFORE = "rejected by an earlier filter"  # why a later filter did not judge a dialogue: nothing left to do
